@@ -1,0 +1,107 @@
+"""Write course notebooks with the nbgrader metadata the course relies on.
+
+Authors can edit notebooks in JupyterLab (View > nbgrader toolbar); this
+module is for writing or extending a lesson from Python, with the
+conventions of DESIGN.md built in:
+
+* answer cell ``<name>_answer``: the contract and a ``### BEGIN SOLUTION`` block;
+* visible test ``<name>_visible`` right after it, calling ``krylov_ref.checks``;
+* hidden test ``<name>_hidden`` right after that (nbgrader re-inserts a deleted
+  test cell after the previous graded cell, so graded cells stay together);
+* no outputs, deterministic cell ids, minimal notebook metadata.
+
+Example::
+
+    from nbauthor import Lesson
+    L = Lesson("01_quadratics")
+    L.md("# Title")
+    L.exercise("quadratic", answer_src, visible_src, hidden_src, points=(1, 1))
+    L.write("solutions/01_quadratics/01_quadratics.ipynb")
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+METADATA = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
+
+
+def _nbgrader(grade_id, *, grade, solution, locked, points=None):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked,
+            "schema_version": 3, "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _clean(src):
+    return textwrap.dedent(src).strip("\n")
+
+
+class Lesson:
+    """A notebook under construction; cells are appended in reading order."""
+
+    def __init__(self, name):
+        self.name = name
+        self.cells = []
+
+    def _add(self, cell, kind):
+        cell.id = f"{kind}-{len(self.cells):03d}"
+        self.cells.append(cell)
+        return cell
+
+    def md(self, src):
+        """A markdown cell."""
+        return self._add(new_markdown_cell(_clean(src)), "md")
+
+    def code(self, src):
+        """An ordinary code cell (demonstration)."""
+        return self._add(new_code_cell(_clean(src)), "code")
+
+    def answer(self, grade_id, src):
+        """An autograded answer cell; ``src`` holds ``### BEGIN/END SOLUTION``."""
+        src = _clean(src)
+        if "### BEGIN SOLUTION" not in src or "### END SOLUTION" not in src:
+            raise ValueError(f"answer cell {grade_id} has no BEGIN/END SOLUTION block")
+        cell = new_code_cell(src, metadata=_nbgrader(grade_id, grade=False, solution=True, locked=False))
+        cell.id = grade_id
+        self.cells.append(cell)
+        return cell
+
+    def test(self, grade_id, src, points):
+        """An autograder test cell worth ``points``."""
+        cell = new_code_cell(_clean(src), metadata=_nbgrader(
+            grade_id, grade=True, solution=False, locked=True, points=points))
+        cell.id = grade_id
+        self.cells.append(cell)
+        return cell
+
+    def exercise(self, name, answer_src, visible_src, hidden_src, points):
+        """Answer, visible test and hidden test for function ``name``.
+
+        ``points`` is ``(visible, hidden)``. ``hidden_src`` is placed inside
+        ``### BEGIN/END HIDDEN TESTS`` under a comment saying what it tests.
+        """
+        pv, ph = points
+        self.answer(f"{name}_answer", answer_src)
+        self.test(f"{name}_visible", visible_src, pv)
+        hidden = (f"# Hidden tests ({ph} point{'s' if ph != 1 else ''}): `{name}` on other "
+                  "sizes and seeds.\n"
+                  "### BEGIN HIDDEN TESTS\n" + _clean(hidden_src) + "\n### END HIDDEN TESTS")
+        self.test(f"{name}_hidden", hidden, ph)
+
+    def write(self, path):
+        nb = new_notebook(cells=self.cells, metadata=METADATA)
+        nb.nbformat_minor = 5
+        nbformat.validate(nb)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(path))
+        return path

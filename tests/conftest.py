@@ -1,0 +1,24 @@
+"""Test set-up: keep Jupyter, IPython and matplotlib state out of the home
+directory, and draw figures without a screen."""
+
+import os
+import tempfile
+
+
+def pytest_configure(config):
+    state = tempfile.mkdtemp(prefix="krylov-course-test-")
+    for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"),
+                     ("JUPYTER_DATA_DIR", "jupyter-data"),
+                     ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+                     ("IPYTHONDIR", "ipython"),
+                     ("MPLCONFIGDIR", "matplotlib")]:
+        path = os.path.join(state, sub)
+        os.makedirs(path, exist_ok=True)
+        os.environ[var] = path
+    os.environ["MPLBACKEND"] = "Agg"
+    # The kernel runs with the same Python as pytest (nbval --nbval-current-env,
+    # nbgrader from the venv): put its bin/ first so alembic is found too.
+    import sys
+
+    bindir = os.path.dirname(sys.executable)
+    os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
