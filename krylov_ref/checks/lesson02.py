@@ -1,0 +1,441 @@
+"""Checks for lesson 02 (Krylov subspaces, Arnoldi, Lanczos, Ritz values).
+
+Each ``check_*`` runs a student's function on problems with known answers,
+raises :class:`~krylov_ref.checks.WrongAnswer` naming the likely mistake, and
+prints one line when all is well. Visible tests call them with their
+defaults; hidden tests call them with other sizes and seeds.
+
+The Krylov processes are compared with :mod:`krylov_ref.krylov` entry by
+entry: with ``q_0 = v0 / ||v0||`` and positive subdiagonal entries
+(``H[j+1, j] = ||w||``, ``beta[j] = ||w||``) the basis and the coefficients
+are unique, so there is no sign to forgive. The sizes are kept moderate
+(``k`` well below the point where Lanczos loses orthogonality), so that
+classical and modified Gram-Schmidt, with or without reorthogonalisation,
+all pass: they agree to about 1e-11 there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..krylov import arnoldi as reference_arnoldi
+from ..krylov import krylov_matrix as reference_krylov_matrix
+from ..krylov import lanczos as reference_lanczos
+from ..krylov import tridiagonal
+from ..problems import random_spd
+from ..ritz import ritz_values as reference_ritz_values
+from . import (
+    DIRECT, SOLVERS, CountingOperator, WrongAnswer, call_student, expect, expect_close,
+    passed,
+)
+
+__all__ = ["check_krylov_matrix", "check_arnoldi", "check_lanczos", "check_ritz_values"]
+
+#: The reference Krylov processes: not allowed inside the exercises.
+PROCESSES = (
+    "krylov_ref.krylov_matrix", "krylov_ref.arnoldi", "krylov_ref.lanczos",
+    "krylov_ref.krylov.krylov_matrix", "krylov_ref.krylov.arnoldi",
+    "krylov_ref.krylov.lanczos",
+)
+#: Library QR factorisations, which would orthogonalise the basis for the student.
+QR = ("numpy.linalg.qr", "scipy.linalg.qr", "scipy.linalg.orth")
+
+FORBID_PROCESSES = SOLVERS + DIRECT + QR + PROCESSES
+
+# Tolerances. Orthonormality and the relations hold to ~1e-14 for every
+# correct implementation on these sizes; a wrong one is off by O(1e-2) or more.
+ORTH_TOL = 1e-8
+RELATION_TOL = 1e-9
+COMPARE_RTOL = 1e-7
+
+
+def _nonsymmetric(n, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, n)) / np.sqrt(n)  # spectral radius about 1
+    v = rng.standard_normal(n)
+    return A, v
+
+
+def _as_array(value, what):
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise WrongAnswer(f"{what} should be an array of numbers, got {type(value).__name__}") from None
+    return arr
+
+
+def _unpack(value, count, what, names):
+    if not isinstance(value, (tuple, list)) or len(value) != count:
+        got = type(value).__name__
+        if hasattr(value, "__len__") and isinstance(value, (tuple, list)):
+            got += f" of length {len(value)}"
+        raise WrongAnswer(f"{what} should return a tuple {names}, got {got}")
+    return value
+
+
+def _expect_finite(arr, what):
+    expect(np.all(np.isfinite(arr)),
+           f"{what} contains NaN or inf. Is a division by a zero norm happening "
+           "(for instance normalising before the vector is filled in)?")
+
+
+def _expect_finite_basis(Q, hint):
+    """NaN or inf in Q usually come from vectors that were never normalised and
+    grew without bound: say so when a finite column already has the wrong norm."""
+    if np.all(np.isfinite(Q)):
+        return
+    norms = np.linalg.norm(Q, axis=0)
+    for j, norm in enumerate(norms):
+        if not np.isfinite(norm):
+            break
+        if abs(norm - 1) > ORTH_TOL:
+            raise WrongAnswer(f"Q contains NaN or inf, and already column {j} has norm "
+                              f"{norm:.6g}, not 1. {hint}")
+    _expect_finite(Q, "Q")
+
+
+def _worst_pair(G):
+    """Largest off-identity entry of a Gram matrix and where it is."""
+    E = np.abs(G - np.eye(G.shape[0]))
+    i, j = np.unravel_index(np.argmax(E), E.shape)
+    return E[i, j], min(i, j), max(i, j)
+
+
+def _first_bad_pair(G, tol):
+    """The first (in the order the vectors were made) pair i < j with |q_i . q_j| > tol."""
+    E = np.abs(np.triu(G, 1))
+    for j in range(E.shape[1]):
+        bad = np.flatnonzero(E[:j, j] > tol)
+        if bad.size:
+            return int(bad[0]), j
+    return None
+
+
+def _count_message(products, k, what):
+    if products > k:
+        return (f"{what} used {products} products with A for k = {k} steps; one per step "
+                "is enough: compute w = A @ q_j once per step, and do not form A @ Q "
+                "(or check your result with A) inside the function.")
+    return (f"{what} used {products} products with A for k = {k} steps: each step needs "
+            "exactly one, w = A @ q_j. Does the loop run k times?")
+
+
+# --------------------------------------------------------------------------
+# Exercise 1: the power basis
+
+
+def check_krylov_matrix(krylov_matrix, n=8, k=5, seed=0):
+    """Check ``krylov_matrix(A, b, k) -> K`` with ``K[:, j] = A^j b``, ``(n, k)``,
+    using ``k - 1`` products with ``A``."""
+    A, b = _nonsymmetric(n, seed)
+    want = reference_krylov_matrix(A, b, k)
+    scale = np.linalg.norm(want, axis=0)
+
+    op = CountingOperator(A)
+    K = _as_array(call_student(krylov_matrix, op, b.copy(), k, forbid=PROCESSES),
+                  "krylov_matrix(A, b, k)")
+    if K.shape == (k, n) and k != n:
+        raise WrongAnswer(f"K has shape {K.shape}, the transpose of ({n}, {k}): the vectors "
+                          "b, A b, ... are the columns of K, K[:, j] = A^j b.")
+    if K.ndim == 2 and K.shape[0] == n and K.shape[1] in (k - 1, k + 1):
+        raise WrongAnswer(f"K has {K.shape[1]} columns, expected k = {k}: the columns are "
+                          f"b, A b, ..., A^(k-1) b (K[:, 0] = b, the last one A^{k - 1} b).")
+    expect(K.shape == (n, k), f"K should have shape (n, k) = ({n}, {k}), got {K.shape}")
+    _expect_finite(K, "K")
+    if k > 1 and np.allclose(K[:, 0], A @ b, rtol=1e-10, atol=1e-14):
+        raise WrongAnswer("K[:, 0] is A b: the first column should be b itself (A^0 b), "
+                          "so that K = [b, A b, ..., A^(k-1) b].")
+    if np.allclose(K, want / scale, rtol=1e-8, atol=1e-12) and not np.allclose(scale, 1.0):
+        raise WrongAnswer("the columns of K are normalised: the contract asks for the raw "
+                          "powers A^j b (krylov_ref.krylov_matrix does not normalise either).")
+    if k > 1 and np.allclose(K, reference_krylov_matrix(A.T, b, k), rtol=1e-8, atol=1e-12):
+        raise WrongAnswer("K holds powers of A^T: v @ A computes A^T v. Write A @ v.")
+    expect_close(K / scale, want / scale, "K (each column divided by ||A^j b||)",
+                 rtol=1e-10, atol=1e-12,
+                 hint="column j should be A^j b, computed as A @ (column j - 1).")
+    expect(op.count == k - 1,
+           f"krylov_matrix used {op.count} products with A for k = {k} columns; k - 1 = {k - 1} "
+           "are enough: compute each column from the previous one, K[:, j] = A @ K[:, j - 1], "
+           "instead of applying A j times from b.")
+    # k = 1: just b, no product.
+    op1 = CountingOperator(A)
+    K1 = _as_array(call_student(krylov_matrix, op1, b.copy(), 1, forbid=PROCESSES),
+                   "krylov_matrix(A, b, 1)")
+    expect(K1.shape == (n, 1), f"with k = 1, K should have shape ({n}, 1), got {K1.shape}")
+    expect_close(K1[:, 0], b, "K[:, 0] with k = 1", rtol=1e-14, atol=0,
+                 hint="with k = 1, K is the single column b.")
+    expect(op1.count == 0, f"with k = 1 no product with A is needed, yours used {op1.count}.")
+    passed(f"krylov_matrix: K = [b, A b, ..., A^{k - 1} b] with {k - 1} products "
+           f"(n={n}, k={k}), and k = 1 gives [b].")
+
+
+# --------------------------------------------------------------------------
+# Exercise 2: Arnoldi
+
+
+def _check_first_vector(q0, v0, name):
+    v0_unit = v0 / np.linalg.norm(v0)
+    if np.allclose(q0, v0_unit, rtol=1e-10, atol=1e-12):
+        return
+    if np.allclose(q0, v0, rtol=1e-10, atol=1e-12):
+        raise WrongAnswer(f"{name}[:, 0] is v0 itself: the first basis vector is "
+                          "q_0 = v0 / ||v0||, normalise it.")
+    if np.allclose(q0, -v0_unit, rtol=1e-10, atol=1e-12):
+        raise WrongAnswer(f"{name}[:, 0] is -v0 / ||v0||: the contract fixes q_0 = +v0 / ||v0||.")
+    raise WrongAnswer(f"{name}[:, 0] should be q_0 = v0 / ||v0||.")
+
+
+def _check_unit_columns(Q, what, hint):
+    norms = np.linalg.norm(Q, axis=0)
+    bad = np.flatnonzero(np.abs(norms - 1) > ORTH_TOL)
+    if bad.size:
+        j = int(bad[0])
+        raise WrongAnswer(f"column {j} of {what} has norm {norms[j]:.6g}, not 1. {hint}")
+
+
+def check_arnoldi(arnoldi, n=12, k=6, seed=1):
+    """Check ``arnoldi(A, v0, k) -> (Q, H)``: ``Q`` ``(n, k+1)`` orthonormal with
+    ``Q[:, 0] = v0/||v0||``, ``H`` ``(k+1, k)`` upper Hessenberg with positive
+    subdiagonal, ``A Q[:, :k] = Q H``, exactly ``k`` products; compared with
+    :func:`krylov_ref.arnoldi`."""
+    if not 1 <= k < n:
+        raise ValueError(f"check_arnoldi needs 1 <= k < n, got n={n}, k={k}")
+    A, v0 = _nonsymmetric(n, seed)
+    Q_ref, H_ref = reference_arnoldi(A, v0, k)
+    if Q_ref.shape != (n, k + 1):  # a breakdown would make the test unfair
+        raise ValueError("choose another seed: the reference broke down")
+
+    op = CountingOperator(A)
+    out = call_student(arnoldi, op, v0.copy(), k, forbid=FORBID_PROCESSES)
+    Q, H = _unpack(out, 2, "arnoldi", "(Q, H)")
+    Q, H = _as_array(Q, "Q"), _as_array(H, "H")
+
+    # Shapes: the usual off-by-one.
+    if Q.shape == (n, k):
+        raise WrongAnswer(f"Q has shape {Q.shape}; it should have k + 1 = {k + 1} columns "
+                          "q_0, ..., q_k: step j produces q_{j+1}, so k steps give k + 1 vectors.")
+    if Q.shape == (k + 1, n) and k + 1 != n:
+        raise WrongAnswer(f"Q has shape {Q.shape}, the transpose of ({n}, {k + 1}): "
+                          "the basis vectors are the columns of Q.")
+    expect(Q.shape == (n, k + 1), f"Q should have shape (n, k + 1) = ({n}, {k + 1}), got {Q.shape}")
+    if H.shape == (k, k):
+        raise WrongAnswer(f"H has shape {H.shape}; it should be (k + 1) x k = ({k + 1}, {k}): "
+                          "its last row holds H[k, k-1] = ||w|| from the last step, "
+                          "so that A Q[:, :k] = Q H with all k + 1 columns of Q.")
+    if H.shape == (k, k + 1):
+        raise WrongAnswer(f"H has shape {H.shape}, the transpose of ({k + 1}, {k}): "
+                          "column j of H holds the coefficients of A q_j.")
+    expect(H.shape == (k + 1, k), f"H should have shape (k + 1, k) = ({k + 1}, {k}), got {H.shape}")
+    normalise = ("Normalise the new vector: q_{j+1} = w / H[j+1, j] "
+                 "with H[j+1, j] = ||w|| after the projections are subtracted.")
+    _expect_finite_basis(Q, normalise)
+    _expect_finite(H, "H")
+    expect(op.count == k, _count_message(op.count, k, "arnoldi"))
+
+    _check_first_vector(Q[:, 0], v0, "Q")
+    _check_unit_columns(Q, "Q", normalise)
+    below = np.abs(np.tril(H, -2))
+    if below.max() > 1e-12 * np.abs(H).max():
+        i, j = np.unravel_index(np.argmax(below), below.shape)
+        raise WrongAnswer(f"H is not upper Hessenberg: H[{i}, {j}] = {H[i, j]:.3g}, but in "
+                          "column j only rows 0, ..., j + 1 are used. Did you swap the indices, "
+                          "H[j, i] instead of H[i, j] = q_i . w?")
+    sub = np.diag(H, -1)
+    if np.any(sub <= 0):
+        j = int(np.flatnonzero(sub <= 0)[0])
+        raise WrongAnswer(f"H[{j + 1}, {j}] = {sub[j]:.3g}: the subdiagonal entries are "
+                          "H[j+1, j] = ||w|| > 0 (this fixes the signs of the q_j).")
+    G = Q.T @ Q
+    worst, _, _ = _worst_pair(G)
+    if worst > ORTH_TOL:
+        a, c = _first_bad_pair(G, ORTH_TOL)
+        raise WrongAnswer(f"the columns of Q are not orthogonal: q_{a} . q_{c} = {G[a, c]:.3g}. "
+                          "Subtract from w its projection on every earlier q_i (i = 0..j) before "
+                          "normalising, and keep the updated w: w = w - H[i, j] * q_i.")
+    residual = np.abs(A @ Q[:, :k] - Q @ H).max() / np.abs(A).max()
+    if residual > RELATION_TOL:
+        if np.allclose(A.T @ Q[:, :k], Q @ H, rtol=1e-8, atol=1e-10):
+            raise WrongAnswer("your Q and H satisfy A^T Q = Q H: v @ A computes A^T v. Write A @ v.")
+        norms_Aq = np.linalg.norm(A @ Q[:, :k], axis=0)
+        if np.allclose(sub, norms_Aq, rtol=1e-8):
+            raise WrongAnswer("H[j+1, j] is ||A q_j||, the norm of w *before* orthogonalisation: "
+                              "store the norm of w after subtracting the projections "
+                              "(the same number you divide by).")
+        col = int(np.argmax(np.abs(A @ Q[:, :k] - Q @ H).max(axis=0)))
+        raise WrongAnswer(f"A Q[:, :k] differs from Q H by {residual:.2g} (relative), first in "
+                          f"column {col}. Column j of H holds the coefficients of A q_j: "
+                          "H[i, j] = q_i . w for i <= j, and H[j+1, j] = ||w||.")
+    hint = ("Q and H satisfy the relations but differ from krylov_ref.arnoldi: check that "
+            "q_0 = v0 / ||v0|| and H[j+1, j] = ||w|| > 0, which make the result unique.")
+    expect_close(Q, Q_ref, "Q", rtol=COMPARE_RTOL, atol=COMPARE_RTOL, hint=hint)
+    expect_close(H, H_ref, "H", rtol=COMPARE_RTOL, atol=COMPARE_RTOL * np.abs(H_ref).max(), hint=hint)
+    passed(f"arnoldi: A Q_k = Q_(k+1) H_k to {residual:.0e}, Q orthonormal to {worst:.0e}, "
+           f"H upper Hessenberg, {k} products; matches krylov_ref.arnoldi (n={n}, k={k}).")
+
+
+# --------------------------------------------------------------------------
+# Exercise 3: Lanczos
+
+
+def check_lanczos(lanczos, n=30, k=8, cond=50.0, seed=2):
+    """Check ``lanczos(A, v0, k) -> (Q, alpha, beta)`` for symmetric ``A``:
+    shapes ``(n, k+1)``, ``(k,)``, ``(k,)``; ``Q[:, 0] = v0/||v0||``; ``beta > 0``;
+    ``A Q[:, :k] = Q[:, :k] T_k + beta[k-1] q_k e_k^T``; exactly ``k``
+    products; compared with :func:`krylov_ref.lanczos`."""
+    if not 1 <= k < n:
+        raise ValueError(f"check_lanczos needs 1 <= k < n, got n={n}, k={k}")
+    A = random_spd(n, cond, seed=seed).A
+    v0 = np.random.default_rng(seed + 1000).standard_normal(n)
+    Q_ref, alpha_ref, beta_ref = reference_lanczos(A, v0, k)
+    if Q_ref.shape != (n, k + 1):
+        raise ValueError("choose another seed: the reference broke down")
+
+    op = CountingOperator(A)
+    out = call_student(lanczos, op, v0.copy(), k, forbid=FORBID_PROCESSES)
+    if isinstance(out, (tuple, list)) and len(out) == 2:
+        raise WrongAnswer("lanczos should return three things, (Q, alpha, beta): the vectors, "
+                          "the diagonal and the off-diagonal of T, not (Q, T).")
+    Q, alpha, beta = _unpack(out, 3, "lanczos", "(Q, alpha, beta)")
+    Q, alpha, beta = _as_array(Q, "Q"), _as_array(alpha, "alpha"), _as_array(beta, "beta")
+
+    if Q.shape == (n, k):
+        raise WrongAnswer(f"Q has shape {Q.shape}; it should have k + 1 = {k + 1} columns "
+                          "q_0, ..., q_k: the last step produces q_k, which the relation "
+                          "A Q_k = Q_k T_k + beta[k-1] q_k e_k^T needs.")
+    if Q.shape == (k + 1, n) and k + 1 != n:
+        raise WrongAnswer(f"Q has shape {Q.shape}, the transpose of ({n}, {k + 1}): "
+                          "the Lanczos vectors are the columns of Q.")
+    expect(Q.shape == (n, k + 1), f"Q should have shape (n, k + 1) = ({n}, {k + 1}), got {Q.shape}")
+    if alpha.shape == (k + 1,):
+        raise WrongAnswer(f"alpha has {k + 1} entries; it should have k = {k}: "
+                          "alpha_0, ..., alpha_(k-1), one per step.")
+    expect(alpha.shape == (k,), f"alpha should have shape ({k},), got {alpha.shape}")
+    if beta.shape == (k - 1,):
+        raise WrongAnswer(f"beta has k - 1 = {k - 1} entries (the off-diagonal of T_k); the "
+                          f"contract asks for k = {k}: beta[k-1] = ||w|| from the last step "
+                          "is kept too, because it couples q_k in A Q_k = Q_k T_k + beta[k-1] q_k e_k^T.")
+    if beta.shape == (k + 1,):
+        raise WrongAnswer(f"beta has {k + 1} entries; the contract asks for k = {k}, "
+                          "beta[j] = ||w|| of step j. If you stored beta_(-1) = 0 in front, drop it.")
+    expect(beta.shape == (k,), f"beta should have shape ({k},), got {beta.shape}")
+    normalise = ("Normalise the new vector: q_{j+1} = w / beta[j], with "
+                 "beta[j] = ||w|| after subtracting alpha_j q_j and beta_(j-1) q_(j-1).")
+    _expect_finite_basis(Q, normalise)
+    _expect_finite(alpha, "alpha")
+    _expect_finite(beta, "beta")
+    expect(op.count == k, _count_message(op.count, k, "lanczos"))
+
+    _check_first_vector(Q[:, 0], v0, "Q")
+    _check_unit_columns(Q, "Q", normalise)
+    if np.any(beta <= 0):
+        j = int(np.flatnonzero(beta <= 0)[0])
+        raise WrongAnswer(f"beta[{j}] = {beta[j]:.3g}: the contract takes beta[j] = ||w|| > 0.")
+    G = Q.T @ Q
+    if k >= 2:
+        two_back = np.abs(np.diag(G, 2))
+        if two_back.max() > ORTH_TOL:
+            j = int(np.flatnonzero(two_back > ORTH_TOL)[0])
+            raise WrongAnswer(f"q_{j + 2} is not orthogonal to q_{j}: q_{j + 2} . q_{j} = "
+                              f"{G[j + 2, j]:.3g}. The three-term recurrence needs the term "
+                              "- beta_(j-1) q_(j-1): w = A q_j - alpha_j q_j - beta_(j-1) q_(j-1), "
+                              "with a minus sign, and beta_(j-1) = ||w|| of the previous step "
+                              "(the number q_j was divided by).")
+    one_back = np.abs(np.diag(G, 1))
+    if one_back.max() > ORTH_TOL:
+        j = int(np.flatnonzero(one_back > ORTH_TOL)[0])
+        raise WrongAnswer(f"q_{j + 1} is not orthogonal to q_{j}: q_{j + 1} . q_{j} = {G[j + 1, j]:.3g}. "
+                          "Compute alpha_j = q_j . (A q_j) and subtract alpha_j q_j from w.")
+    worst, _, _ = _worst_pair(G)
+    if worst > ORTH_TOL:
+        a, c = _first_bad_pair(G, ORTH_TOL)
+        raise WrongAnswer(f"q_{a} . q_{c} = {G[a, c]:.3g}: the Lanczos vectors should be orthonormal "
+                          f"to rounding for k = {k}. Check the recurrence against the algorithm box.")
+    T = tridiagonal(alpha, beta[:-1])
+    e = np.zeros(k)
+    e[-1] = 1.0
+    R = A @ Q[:, :k] - Q[:, :k] @ T - beta[-1] * np.outer(Q[:, k], e)
+    residual = np.abs(R).max() / np.abs(A).max()
+    if residual > RELATION_TOL:
+        if np.allclose(alpha, np.diag(Q[:, :k].T @ A @ Q[:, :k]), rtol=1e-8) and k >= 2:
+            hint = ("alpha is right; beta[j] should be ||w|| of step j, stored at index j "
+                    "(beta[0] couples q_0 and q_1).")
+        else:
+            hint = "alpha[j] should be q_j . (A q_j), stored at index j."
+        raise WrongAnswer(f"A Q[:, :k] - Q[:, :k] T_k - beta[k-1] q_k e_k^T is {residual:.2g} "
+                          f"(relative), not rounding level. {hint}")
+    hint = ("Q, alpha, beta satisfy the relations but differ from krylov_ref.lanczos: check "
+            "that q_0 = v0 / ||v0|| and beta[j] = ||w|| > 0, which make the result unique.")
+    expect_close(alpha, alpha_ref, "alpha", rtol=COMPARE_RTOL, atol=COMPARE_RTOL * cond, hint=hint)
+    expect_close(beta, beta_ref, "beta", rtol=COMPARE_RTOL, atol=COMPARE_RTOL * cond, hint=hint)
+    expect_close(Q, Q_ref, "Q", rtol=COMPARE_RTOL, atol=COMPARE_RTOL, hint=hint)
+    passed(f"lanczos: A Q_k = Q_k T_k + beta_(k-1) q_k e_k^T to {residual:.0e}, Q orthonormal "
+           f"to {worst:.0e}, {k} products; matches krylov_ref.lanczos (n={n}, k={k}).")
+
+
+# --------------------------------------------------------------------------
+# Exercise 4: Ritz values
+
+
+def _one_ritz_case(ritz_values, alpha, beta):
+    k = alpha.size
+    theta_ref, res_ref = reference_ritz_values(alpha, beta)
+    out = call_student(ritz_values, alpha.copy(), beta.copy(), forbid=("krylov_ref.ritz.ritz_values",))
+    theta, res = _unpack(out, 2, "ritz_values", "(theta, residuals)")
+    theta, res = _as_array(theta, "theta"), _as_array(res, "residuals")
+    expect(theta.shape == (k,), f"theta should have shape ({k},), got {theta.shape}")
+    expect(res.shape == (k,), f"residuals should have shape ({k},), got {res.shape}")
+    _expect_finite(theta, "theta")
+    _expect_finite(res, "residuals")
+    if k > 1 and np.allclose(theta, theta_ref[::-1], rtol=1e-10):
+        raise WrongAnswer("theta is in decreasing order: return the Ritz values in increasing "
+                          "order (as np.linalg.eigh does).")
+    if k > 1 and np.allclose(np.sort(theta), theta_ref, rtol=1e-10, atol=1e-12) \
+            and not np.allclose(theta, theta_ref, rtol=1e-10, atol=1e-12):
+        raise WrongAnswer("theta holds the right values in the wrong order: sort them increasingly "
+                          "(and keep each residual with its Ritz value).")
+    scale = np.abs(theta_ref).max()
+    expect_close(theta, theta_ref, "theta", rtol=1e-9, atol=1e-12 * scale,
+                 hint="theta are the eigenvalues of T_k, the tridiagonal matrix with diagonal "
+                      "alpha and off-diagonal beta[:k-1] (not beta: beta[k-1] is not part of T_k).")
+    if k > 1:
+        _, S = np.linalg.eigh(tridiagonal(alpha, beta[:-1]))
+        atol = 1e-10 * beta[-1]
+        if np.allclose(res, beta[-1] * np.abs(S[0, :]), rtol=1e-6, atol=atol) \
+                and not np.allclose(res, res_ref, rtol=1e-6, atol=atol):
+            raise WrongAnswer("the residuals use the first component s_i[0] of each eigenvector; "
+                              "the formula needs the last one, s_i[k-1] (the last row of the "
+                              "eigenvector matrix).")
+        if np.allclose(np.abs(res), res_ref, rtol=1e-6, atol=atol) and np.any(res < 0):
+            raise WrongAnswer("some residuals are negative: a norm is |beta_(k-1)| |s_i[k-1]|, "
+                              "take the absolute value (eigenvectors have arbitrary signs).")
+        if np.allclose(res, np.abs(S[-1, :]), rtol=1e-6, atol=1e-10) and not np.isclose(beta[-1], 1.0):
+            raise WrongAnswer("the residuals are |s_i[k-1]| without the factor beta_(k-1) = beta[k-1].")
+        if np.allclose(res, beta[-2] * np.abs(S[-1, :]), rtol=1e-6, atol=atol) \
+                and not np.isclose(beta[-2], beta[-1], rtol=1e-6):
+            raise WrongAnswer("the residuals use beta[k-2], the last off-diagonal entry of T_k; "
+                              "the factor is beta[k-1], the entry that couples q_k.")
+        if np.allclose(res, np.abs(S[:, -1]) * beta[-1], rtol=1e-6, atol=atol) \
+                and not np.allclose(res, res_ref, rtol=1e-6, atol=atol):
+            raise WrongAnswer("the residuals use the last eigenvector (a column of the eigenvector "
+                              "matrix); they need the last component of every eigenvector (its "
+                              "last row): S[-1, :].")
+    expect_close(res, res_ref, "residuals", rtol=1e-6, atol=1e-10 * beta[-1],
+                 hint="residuals[i] = beta[k-1] * |s_i[k-1]|, with s_i the unit eigenvector "
+                      "of T_k for theta[i] (column i of np.linalg.eigh's second output).")
+    return theta, res
+
+
+def check_ritz_values(ritz_values, n=30, k=8, seed=3):
+    """Check ``ritz_values(alpha, beta) -> (theta, residuals)`` on the output of
+    :func:`krylov_ref.lanczos`, against :func:`krylov_ref.ritz.ritz_values`;
+    ``k = 1`` is checked as well when ``k > 1``."""
+    prob = random_spd(n, 100.0, seed=seed)
+    v0 = np.random.default_rng(seed + 2000).standard_normal(n)
+    _, alpha, beta = reference_lanczos(prob.A, v0, k)
+    if alpha.size != k:
+        raise ValueError("choose another seed: the reference broke down")
+    _one_ritz_case(ritz_values, alpha, beta)
+    if k > 1:
+        _one_ritz_case(ritz_values, alpha[:1], beta[:1])
+    passed(f"ritz_values: Ritz values and residuals beta_(k-1)|s_i[k-1]| correct for k = {k}"
+           + (" and k = 1." if k > 1 else "."))

@@ -1,0 +1,308 @@
+"""Checks for lesson 04 (how fast CG converges, and when to stop).
+
+Each ``check_*`` runs a student's function on cases with known answers
+(computed with :mod:`krylov_ref.convergence` outside the student's call),
+raises :class:`~krylov_ref.checks.WrongAnswer` naming the likely mistake, and
+prints one line when all is well. Visible tests call them with their
+defaults; hidden tests call them with other sizes and seeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import cg as reference_cg
+from ..convergence import anorm_error_estimate as reference_estimate
+from ..convergence import chebyshev_bound as reference_bound
+from ..convergence import iterations_needed as reference_iterations
+from ..problems import random_spd
+from . import WrongAnswer, call_student, expect, expect_close, passed
+
+__all__ = ["check_chebyshev_bound", "check_iterations_needed", "check_anorm_error_estimate"]
+
+#: The reference answers of this lesson's exercises: a student may not call them.
+REFERENCES = (
+    "krylov_ref.convergence.chebyshev_bound",
+    "krylov_ref.convergence.iterations_needed",
+    "krylov_ref.convergence.anorm_error_estimate",
+)
+
+
+def _rate(kappa):
+    s = np.sqrt(kappa)
+    return (s - 1) / (s + 1)
+
+
+def _same(got, want, rtol=1e-9):
+    got = np.asarray(got, dtype=float)
+    want = np.asarray(want, dtype=float)
+    return got.shape == want.shape and bool(np.all(np.isfinite(got))) and bool(
+        np.allclose(got, want, rtol=rtol, atol=0.0))
+
+
+# --------------------------------------------------------------------------
+# Exercise 1
+
+
+def _number(value, what):
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise WrongAnswer(f"{what} should be a number, got {type(value).__name__}") from None
+    expect(arr.shape == (), f"{what} should be a single number when k is a number, "
+                            f"got an array of shape {arr.shape}")
+    return float(arr)
+
+
+def check_chebyshev_bound(chebyshev_bound, seed=0):
+    """Check ``chebyshev_bound(kappa, k) -> 2 ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**k``,
+    for a number ``k`` and for an array of ``k``."""
+    rng = np.random.default_rng(seed)
+    kappas = [float(rng.uniform(3.0, 30.0)), float(10 ** rng.uniform(2.0, 3.0)),
+              float(10 ** rng.uniform(4.0, 6.0))]
+    for kappa in kappas:
+        k = int(rng.integers(3, 12))
+        got = _number(call_student(chebyshev_bound, kappa, k, forbid=REFERENCES),
+                      f"chebyshev_bound({kappa:.4g}, {k})")
+        want = reference_bound(kappa, k)
+        if np.isclose(got, want, rtol=1e-9):
+            continue
+        sd = (kappa - 1) / (kappa + 1)
+        wrong = [
+            (2 * sd ** k, "you used kappa where sqrt(kappa) belongs: (kappa - 1)/(kappa + 1) is "
+                          "steepest descent's rate. CG's rate is (sqrt(kappa) - 1)/(sqrt(kappa) + 1)."),
+            (sd ** k, "you used kappa where sqrt(kappa) belongs (that is steepest descent's rate), "
+                      "and the factor 2 is missing."),
+            (want / 2, "the factor 2 is missing: the bound is 2 ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^k."),
+            (2 / _rate(kappa) ** k, "the rate is upside down: (sqrt(kappa) - 1)/(sqrt(kappa) + 1) is "
+                                    "less than 1, so the bound decreases with k."),
+            (1 / np.cosh(k * np.arccosh((kappa + 1) / (kappa - 1))),
+             "you returned the exact Chebyshev min-max 1/T_k((kappa + 1)/(kappa - 1)). It is a "
+             "sharper bound, but the exercise asks for the simpler 2 ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^k."),
+            (2 * _rate(kappa) ** (2 * k), "the exponent should be k, not 2k."),
+        ]
+        for value, message in wrong:
+            if np.isclose(got, value, rtol=1e-9):
+                raise WrongAnswer(f"chebyshev_bound({kappa:.4g}, {k}) = {got:.6g}, expected {want:.6g}: "
+                                  + message)
+        expect_close(got, want, f"chebyshev_bound({kappa:.4g}, {k})", rtol=1e-9,
+                     hint="the bound is 2 * ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**k.")
+
+    kappa = kappas[0]
+    got0 = _number(call_student(chebyshev_bound, kappa, 0, forbid=REFERENCES),
+                   f"chebyshev_bound({kappa:.4g}, 0)")
+    expect(np.isclose(got0, 2.0, rtol=1e-12),
+           f"chebyshev_bound(kappa, 0) should be 2 (the formula with k = 0), got {got0:.6g}. "
+           "The bound is only informative for k large enough to bring it below 1.")
+
+    ks = np.arange(0, 40, 3)
+    try:
+        got = call_student(chebyshev_bound, kappa, ks.copy(), forbid=REFERENCES)
+    except (WrongAnswer, NotImplementedError):
+        raise
+    except Exception as exc:  # the student's code failed on an array: say so plainly
+        raise WrongAnswer(
+            f"chebyshev_bound(kappa, k) failed when k is an array ({type(exc).__name__}: {exc}). "
+            "The contract asks for k given as a number or as a NumPy array: NumPy arithmetic "
+            "(np.sqrt, **) works for both, while math.sqrt, math.pow or `if k ...` do not."
+        ) from None
+    got = np.asarray(got, dtype=float)
+    expect(got.shape == ks.shape,
+           f"with an array k of shape {ks.shape}, chebyshev_bound should return an array of the "
+           f"same shape (one bound per k), got shape {got.shape}.")
+    expect_close(got, reference_bound(kappa, ks), "chebyshev_bound for an array of k", rtol=1e-9,
+                 hint="each entry should be the bound for the corresponding k.")
+    passed(f"chebyshev_bound: correct for kappa = {', '.join(f'{x:.3g}' for x in kappas)}, "
+           "at k = 0 and for an array of k.")
+
+
+# --------------------------------------------------------------------------
+# Exercise 2
+
+
+def _cases_away_from_ties(rng, count):
+    """(kappa, rtol) pairs whose exact answer is not within rounding of a tie."""
+    cases = []
+    ranges = [(3.0, 30.0), (1e2, 1e3), (1e3, 1e5), (1e5, 1e7)]
+    while len(cases) < count:
+        lo, hi = ranges[len(cases) % len(ranges)]
+        kappa = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        rtol = float(10 ** rng.uniform(-12, -2))
+        x = np.log(rtol / 2) / np.log(_rate(kappa))
+        if abs(x - round(x)) > 1e-3:
+            cases.append((kappa, rtol))
+    return cases
+
+
+def _as_count(value, what):
+    try:
+        x = float(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        raise WrongAnswer(f"{what} should be an integer, got {type(value).__name__}") from None
+    expect(np.isfinite(x) and x == np.round(x),
+           f"{what} = {x!r} is not a whole number: return an integer number of iterations "
+           "(round up with np.ceil and convert with int).")
+    return int(round(x))
+
+
+def check_iterations_needed(iterations_needed, seed=1):
+    """Check ``iterations_needed(kappa, rtol)``: the smallest integer ``k >= 0`` with
+    ``2 ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**k <= rtol``."""
+    rng = np.random.default_rng(seed)
+    cases = _cases_away_from_ties(rng, 4)
+    results = []
+    for kappa, rtol in cases:
+        what = f"iterations_needed({kappa:.4g}, {rtol:.3g})"
+        got = _as_count(call_student(iterations_needed, kappa, rtol, forbid=REFERENCES), what)
+        results.append((kappa, rtol, got, reference_iterations(kappa, rtol)))
+    wrong = [row for row in results if row[2] != row[3]]
+    if wrong:
+        kappa, rtol, got, want = wrong[0]
+        head = (f"iterations_needed({kappa:.4g}, {rtol:.3g}) returned {got}, expected {want}: ")
+
+        def log_ratio(r, rate):
+            return np.log(r) / np.log(rate)
+
+        # Each typical mistake as a formula; one that explains every case is named.
+        mistakes = [
+            (lambda kp, rt: int(np.floor(log_ratio(rt / 2, _rate(kp)))),
+             f"the bound at k = {got} is {reference_bound(kappa, got):.3g} > rtol. You rounded down "
+             "(floor, or int() of a positive number): the smallest integer k with "
+             "k >= log(rtol/2)/log(rate) needs rounding up, np.ceil."),
+            (lambda kp, rt: reference_iterations(kp, rt) + 1,
+             f"the bound at k = {want} is already {reference_bound(kappa, want):.3g} <= rtol, so k is "
+             "not the smallest: an off-by-one (ceil(...) + 1, or a loop that counts one step too many)."),
+            (lambda kp, rt: int(np.ceil(log_ratio(rt, _rate(kp)))),
+             "the factor 2 of the bound is missing: solve 2 rate^k <= rtol, i.e. "
+             "k >= log(rtol / 2) / log(rate)."),
+            (lambda kp, rt: int(np.floor(log_ratio(rt, _rate(kp)))),
+             "the factor 2 of the bound is missing (solve 2 rate^k <= rtol, i.e. "
+             "k >= log(rtol / 2) / log(rate)), and the count is rounded down instead of up (np.ceil)."),
+            (lambda kp, rt: int(np.ceil(log_ratio(rt / 2, (kp - 1) / (kp + 1)))),
+             "that is the count for steepest descent's rate (kappa - 1)/(kappa + 1). CG's rate is "
+             "(sqrt(kappa) - 1)/(sqrt(kappa) + 1)."),
+            (lambda kp, rt: int(np.ceil(log_ratio(rt, (kp - 1) / (kp + 1)))),
+             "that is the count for steepest descent's rate (kappa - 1)/(kappa + 1). CG's rate is "
+             "(sqrt(kappa) - 1)/(sqrt(kappa) + 1) (and the bound has a factor 2)."),
+        ]
+        for formula, message in mistakes:
+            if all(row[2] == formula(row[0], row[1]) for row in results):
+                raise WrongAnswer(head + message)
+        if got > want:
+            raise WrongAnswer(head + f"the bound is already <= rtol at k = {want}: return the smallest such k.")
+        raise WrongAnswer(head + f"the bound at k = {got} is {reference_bound(kappa, got):.3g} > rtol = "
+                          f"{rtol:.3g}. k must satisfy 2 rate^k <= rtol with rate = "
+                          "(sqrt(kappa) - 1)/(sqrt(kappa) + 1).")
+    got = _as_count(call_student(iterations_needed, 50.0, 3.0, forbid=REFERENCES),
+                    "iterations_needed(50, 3.0)")
+    expect(got == 0, f"iterations_needed(50, 3.0) returned {got}: when rtol >= 2 the bound at k = 0 "
+                     "(which is 2) is already small enough, so the answer is 0. (Is a negative count "
+                     "coming out of the logarithm formula? Never return less than 0.)")
+    passed(f"iterations_needed: the smallest sufficient k on {len(cases)} cases "
+           f"(kappa up to {max(c[0] for c in cases):.2g}) and 0 when rtol >= 2.")
+
+
+# --------------------------------------------------------------------------
+# Exercise 3
+
+
+def _windows(terms, d):
+    """Direct window sums of length d (any length of terms >= d)."""
+    if d < 1 or terms.size < d:
+        return np.empty(0)
+    return np.lib.stride_tricks.sliding_window_view(terms, d).sum(axis=1)
+
+
+def _reference_run(n, cond, seed):
+    prob = random_spd(n, cond, seed=seed)
+    iterates = [np.zeros(n)]
+    res = reference_cg(prob.A, prob.b, rtol=1e-10, maxiter=10 * n,
+                       callback=lambda x: iterates.append(x.copy()))
+    E = np.array(iterates) - prob.x_true
+    errors = np.sqrt(np.einsum("ij,jk,ik->i", E, prob.A, E))
+    return res.alphas, res.residual_norms, errors
+
+
+def _diagnose_estimate(got, alphas, norms, d):
+    """Compare ``got`` with the typical wrong formulas on the entries they share."""
+    m = alphas.size
+    r = norms[:m]
+    want = reference_estimate(alphas, norms, d)
+    candidates = [
+        (want ** 2, "these are the squares of the estimates: est[k] = sqrt(sum ...) "
+                    "estimates ||e_k||_A itself, so take the square root."),
+        (np.sqrt(_windows(alphas * norms[1:m + 1] ** 2, d)),
+         "alpha_j is paired with ||r_{j+1}||; it belongs with ||r_j||, the residual at the start "
+         "of step j (residual_norms[j], with residual_norms[0] = ||r_0||)."),
+        (np.sqrt(_windows(alphas[1:] * r[1:] ** 2, d)),
+         "the window starts one step late: est[k] sums j = k, ..., k + d - 1, starting at j = k."),
+        (np.sqrt(_windows(alphas * r ** 2, d + 1)),
+         "each window has d + 1 terms: est[k] sums the d terms j = k, ..., k + d - 1."),
+        (np.sqrt(_windows(alphas * r ** 2, d - 1)),
+         "each window has d - 1 terms: est[k] sums the d terms j = k, ..., k + d - 1."),
+        (np.sqrt(_windows(r ** 2, d)), "the step lengths alpha_j are missing: the terms are alpha_j ||r_j||^2."),
+        (np.sqrt(_windows(alphas * r, d)), "the residual norms should be squared: the terms are alpha_j ||r_j||^2."),
+        (np.sqrt(np.cumsum((alphas * r ** 2)[::-1])[::-1][: m - d + 1]),
+         "each estimate sums everything from j = k to the end; it should stop after d terms "
+         "(j = k, ..., k + d - 1)."),
+    ]
+    if d > 1:
+        for value, message in candidates:
+            L = min(got.size, value.size)
+            if L and not _same(got[:L], want[:L]) and _same(got[:L], value[:L]):
+                raise WrongAnswer(f"with d = {d}: {message}")
+    L = min(got.size, want.size)
+    if L and np.all(np.isfinite(got[:L])):
+        good = np.isclose(got[:L], want[:L], rtol=1e-9, atol=0.0)
+        large = want[:L] > 1e-3 * want[0]
+        if not good.all() and good[large].all():
+            raise WrongAnswer(
+                f"with d = {d}: the early estimates are right but the late ones, where the error is "
+                "tiny, are not. Differences of cumulative sums (np.cumsum) cancel catastrophically "
+                "there: sum each window of d terms directly.")
+
+
+def check_anorm_error_estimate(anorm_error_estimate, n=60, cond=1e3, seed=2, d=5):
+    """Check ``anorm_error_estimate(alphas, residual_norms, d)``:
+    ``est[k] = sqrt(sum_{j=k}^{k+d-1} alpha_j ||r_j||^2)``, ``k = 0..len(alphas) - d``."""
+    alphas, norms, errors = _reference_run(n, cond, seed)
+    m = alphas.size
+    for delay in (d, 1, m):
+        got = call_student(anorm_error_estimate, alphas.copy(), norms.copy(), delay,
+                           forbid=REFERENCES)
+        try:
+            got = np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            raise WrongAnswer("anorm_error_estimate should return a 1-D array of numbers, "
+                              f"got {type(got).__name__}") from None
+        expect(got.ndim == 1, f"anorm_error_estimate should return a 1-D array, got shape {got.shape}")
+        want = reference_estimate(alphas, norms, delay)
+        _diagnose_estimate(got, alphas, norms, delay)
+        if got.size == want.size - 1:
+            raise WrongAnswer(
+                f"with len(alphas) = {m} and d = {delay} you returned {got.size} estimates; there are "
+                f"{want.size}: k runs from 0 to len(alphas) - d inclusive, so the last window "
+                "ends exactly at the last alpha (an off-by-one in the range).")
+        expect(got.size == want.size,
+               f"with len(alphas) = {m} and d = {delay}, expected len(alphas) - d + 1 = {want.size} "
+               f"estimates, got {got.size}. (residual_norms has {norms.size} entries: only the first "
+               "len(alphas) are used.)")
+        expect_close(got, want, f"the estimates with d = {delay}", rtol=1e-9,
+                     hint="est[k] = sqrt(alpha_k ||r_k||^2 + ... + alpha_{k+d-1} ||r_{k+d-1}||^2).")
+    # The same answer when residual_norms has exactly len(alphas) entries.
+    try:
+        got = call_student(anorm_error_estimate, alphas.copy(), norms[:m].copy(), d, forbid=REFERENCES)
+    except IndexError as exc:
+        raise WrongAnswer(
+            "anorm_error_estimate failed when residual_norms has exactly len(alphas) entries "
+            f"(IndexError: {exc}). Only ||r_0||, ..., ||r_(m-1)|| are needed: do not read "
+            "residual_norms[len(alphas)]."
+        ) from None
+    expect_close(got, reference_estimate(alphas, norms, d),
+                 "the estimates when residual_norms has exactly len(alphas) entries", rtol=1e-9,
+                 hint="use residual_norms[:len(alphas)]; do not rely on an extra last entry.")
+    est = reference_estimate(alphas, norms, d)
+    ratio = est / errors[: est.size]
+    passed(f"anorm_error_estimate: right for d = {d}, 1 and {m} on a CG run of {m} steps (n = {n}); "
+           f"a lower bound on the true A-norm errors (est/true between {ratio.min():.2f} and "
+           f"{ratio.max():.4f}).")

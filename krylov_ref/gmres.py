@@ -1,0 +1,214 @@
+"""Restarted GMRES (lesson 06): Arnoldi plus a small least-squares problem,
+kept triangular by Givens rotations.
+
+Symbols as in the lesson: ``V`` the Arnoldi basis (one vector per row),
+``H`` the Hessenberg matrix, ``R`` its triangular form after the rotations
+``cs, sn``, ``g`` the rotated right-hand side ``beta e_1``, whose last entry
+is the residual norm.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+from ._operators import prepare_system
+from .cg import _stopping_tolerance
+from .krylov import BREAKDOWN_TOL
+from .result import SolverResult
+
+__all__ = ["gmres", "GMRESResult"]
+
+
+@dataclass(frozen=True, repr=False)
+class GMRESResult(SolverResult):
+    """:class:`SolverResult` with the Arnoldi data of GMRES.
+
+    ``iterations`` counts inner (Arnoldi) steps, one product with A each;
+    ``residual_norms`` has one entry per inner step, from the rotated
+    least-squares problem, except that the last entry of every cycle is the
+    true residual ``||b - A x||`` computed at the restart.
+
+    Attributes
+    ----------
+    H : ndarray, shape (k + 1, k)
+        Hessenberg matrix of the last cycle of ``k`` steps, before the
+        rotations: ``A M V_k = V_{k+1} H`` (``M`` the identity without a
+        preconditioner). Its square part's eigenvalues are Ritz values.
+    cycles : int
+        Number of restart cycles started.
+    """
+
+    H: np.ndarray = field(default_factory=lambda: np.empty((1, 0)))
+    cycles: int = 0
+
+
+def _givens(a, b):
+    # The rotation [cs sn; -sn cs] that maps (a, b) to (rho, 0).
+    rho = np.hypot(a, b)
+    if rho == 0.0:
+        return 1.0, 0.0, 0.0
+    return a / rho, b / rho, rho
+
+
+def _orthogonalize(V, w, work):
+    """Project ``w`` off the rows of ``V``; return the coefficients ``h``.
+
+    Classical Gram-Schmidt, done twice (CGS2). One pass is numerically
+    unreliable, but a second pass makes it as orthogonal as modified
+    Gram-Schmidt ("twice is enough": Giraud, Langou, Rozloznik 2005), and each
+    pass is two products with the whole block ``V`` instead of ``j``
+    separate dot products and vector updates: fewer trips through memory and
+    far fewer Python-level operations.
+    """
+    h = V @ w                               # h_i = v_i^T w
+    w -= np.matmul(h, V, out=work)          # w <- w - sum_i h_i v_i
+    correction = V @ w                      # second pass: what rounding left behind
+    w -= np.matmul(correction, V, out=work)
+    return h + correction
+
+
+def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=None,
+          callback=None):
+    """Restarted GMRES(m) with right preconditioning.
+
+    The algorithm box of lesson 06, one cycle (``x = x0 + M V y``)::
+
+        r = b - A x;  beta = ||r||;  v_1 = r / beta;  g = beta e_1
+        for j = 1..m:
+            w = A M v_j
+            h_ij = v_i^T w,  w -= sum_i h_ij v_i      (i <= j, twice)
+            h_{j+1,j} = ||w||;  v_{j+1} = w / h_{j+1,j}
+            apply the rotations 1..j-1 to column j of H
+            rotation j zeroes h_{j+1,j}:  g_{j+1} = -sn_j g_j,  g_j = cs_j g_j
+            ||b - A x_j|| = |g_{j+1}|:  stop if small
+        x += M V y  with  R y = g[:j]
+
+    Parameters
+    ----------
+    A : ndarray, sparse matrix, LinearOperator or callable
+        Square (possibly non-symmetric) matrix, or ``v -> A v``.
+    b : ndarray, shape (n,)
+        Right-hand side.
+    x0 : ndarray, optional
+        Starting guess (zeros by default).
+    rtol, atol : float
+        Stop when ``||b - A x||_2 <= max(rtol ||b||_2, atol)``. The
+        rotated least-squares problem gives this residual norm at every step
+        without forming ``x`` (right preconditioning leaves the residual
+        unpreconditioned); it is confirmed with the true residual at the end
+        of the cycle.
+    restart : int
+        Steps per cycle ``m``; the basis ``V`` holds ``m + 1`` vectors.
+    maxiter : int, optional
+        Maximum number of inner steps (products with A, not cycles);
+        ``10 n`` by default.
+    M : ndarray, sparse matrix, LinearOperator or callable, optional
+        Approximation of ``A^{-1}``, applied on the right: GMRES runs on
+        ``A M`` and returns ``x = x0 + M y``.
+    callback : callable, optional
+        Called as ``callback(x)`` after every inner step. ``x`` is formed
+        for it (a small triangular solve and a product with ``M``), which
+        GMRES otherwise does only once per cycle.
+
+    Returns
+    -------
+    GMRESResult
+        ``status`` is ``"converged"``, ``"maxiter reached"`` or
+        ``"breakdown ..."`` when the least-squares problem became singular.
+
+    Raises
+    ------
+    ValueError
+        For bad input (shapes, NaN or inf, ``restart`` not a positive integer).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from krylov_ref import gmres
+    >>> A = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 4.0]])
+    >>> res = gmres(A, np.ones(3), rtol=1e-12)
+    >>> res.converged, res.iterations, np.allclose(A @ res.x, 1.0)
+    (True, 3, True)
+    >>> res.H.shape
+    (4, 3)
+    """
+    if not isinstance(restart, numbers.Integral) or isinstance(restart, bool) or restart < 1:
+        raise ValueError(f"restart must be a positive integer, got {restart!r}")
+    A, b, x, M, maxiter = prepare_system(A, b, x0, M, rtol, atol, maxiter)
+    tol = _stopping_tolerance(b, rtol, atol)
+    precondition = M if M is not None else (lambda v: v)
+    if not np.any(b):
+        # b = 0 has the exact solution x = 0, whatever x0 was.
+        return GMRESResult(x=np.zeros_like(b), converged=True, status="converged",
+                           iterations=0, residual_norms=np.zeros(1), matvecs=0)
+    m = min(restart, A.n)
+    V = np.empty((m + 1, A.n))
+    H = np.zeros((m + 1, m))
+    work = np.empty(A.n)
+    r = b - A(x) if x0 is not None else b.copy()
+    beta = np.linalg.norm(r)
+    norms = [beta]
+    status, converged = "maxiter reached", bool(beta <= tol)
+    iterations = cycles = 0
+    steps = 0
+    while not converged and iterations < maxiter:
+        cycles += 1
+        V[0] = r / beta                                 # v_1 = r / beta
+        g = np.zeros(m + 1)
+        g[0] = beta                                     # g = beta e_1
+        R = np.zeros((m + 1, m))
+        cs, sn = np.zeros(m), np.zeros(m)
+        happy = False
+        for j in range(min(m, maxiter - iterations)):
+            w = A(precondition(V[j]))                   # w = A M v_j
+            H[: j + 1, j] = _orthogonalize(V[: j + 1], w, work)
+            H[j + 1, j] = np.linalg.norm(w)             # h_{j+1,j} = ||w||
+            # w vanished: A M v_j lies in span(V), the Krylov space is
+            # invariant and holds the solution (a "happy breakdown").
+            # ||A M v_j|| is the norm of column j of H, V being orthonormal.
+            happy = H[j + 1, j] <= BREAKDOWN_TOL * np.linalg.norm(H[: j + 2, j])
+            if not happy:
+                np.divide(w, H[j + 1, j], out=V[j + 1])  # v_{j+1} = w / h_{j+1,j}
+            R[: j + 2, j] = H[: j + 2, j]
+            for i in range(j):                          # rotations 1..j-1
+                R[i, j], R[i + 1, j] = (cs[i] * R[i, j] + sn[i] * R[i + 1, j],
+                                        -sn[i] * R[i, j] + cs[i] * R[i + 1, j])
+            cs[j], sn[j], R[j, j] = _givens(R[j, j], 0.0 if happy else R[j + 1, j])
+            R[j + 1, j] = 0.0
+            g[j + 1] = -sn[j] * g[j]                    # g_{j+1} = -sn_j g_j
+            g[j] = cs[j] * g[j]                         # g_j = cs_j g_j
+            iterations += 1
+            steps = j + 1
+            norms.append(abs(g[j + 1]))                 # ||r_j|| = |g_{j+1}|
+            if callback is not None:
+                callback(_updated(x, V, R, g, steps, precondition))
+            if norms[-1] <= tol or happy:
+                break
+        if abs(R[steps - 1, steps - 1]) <= BREAKDOWN_TOL * np.linalg.norm(H[: steps + 1, steps - 1]):
+            # R y = g has no solution: keep x from the start of the cycle.
+            status = (f"breakdown: the least-squares matrix R is singular at step "
+                      f"{iterations}; A M is singular on the Krylov subspace")
+            norms[-1] = beta
+            break
+        x = _updated(x, V, R, g, steps, precondition)   # x += M V y,  R y = g
+        r = b - A(x)                                    # restart from the true residual
+        beta = np.linalg.norm(r)
+        norms[-1] = beta
+        converged = bool(beta <= tol)
+    if converged:
+        status = "converged"
+    return GMRESResult(
+        x=x, converged=converged, status=status, iterations=iterations,
+        residual_norms=np.array(norms), matvecs=A.count,
+        H=H[: steps + 1, :steps].copy(), cycles=cycles,
+    )
+
+
+def _updated(x, V, R, g, k, precondition):
+    # x + M V_k y with R_k y = g_k: the minimiser over the current cycle.
+    y = solve_triangular(R[:k, :k], g[:k])
+    return x + precondition(y @ V[:k])

@@ -1,0 +1,202 @@
+"""Lesson 04 checks: right answers pass (two different correct implementations
+each), typical wrong answers are rejected with a message naming the mistake,
+and the reference functions cannot be called in their place."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from krylov_ref.checks import NotAllowedError, WrongAnswer
+from krylov_ref.checks.lesson04 import (check_anorm_error_estimate, check_chebyshev_bound,
+                                        check_iterations_needed)
+
+
+# ---------------------------------------------------------------- chebyshev_bound
+
+def bound_numpy(kappa, k):
+    s = np.sqrt(kappa)
+    return 2 * ((s - 1) / (s + 1)) ** k
+
+
+def bound_exp_log(kappa, k):
+    # A different but valid ordering: exp(k log rate), vectorised by np.asarray.
+    rate = (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)
+    out = 2 * np.exp(np.asarray(k) * np.log(rate))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+@pytest.mark.parametrize("right", [bound_numpy, bound_exp_log])
+def test_check_chebyshev_bound_accepts_correct_answers(right, capsys):
+    check_chebyshev_bound(right)
+    check_chebyshev_bound(right, seed=11)
+    assert "\u2713 chebyshev_bound" in capsys.readouterr().out
+
+
+def _sd(kappa, k):
+    return 2 * ((kappa - 1) / (kappa + 1)) ** k
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_sd, "kappa where sqrt\\(kappa\\) belongs"),
+    (lambda kappa, k: ((kappa - 1) / (kappa + 1)) ** k, "factor 2 is missing"),
+    (lambda kappa, k: bound_numpy(kappa, k) / 2, "factor 2 is missing"),
+    (lambda kappa, k: 2 * ((np.sqrt(kappa) + 1) / (np.sqrt(kappa) - 1)) ** k, "upside down"),
+    (lambda kappa, k: 1 / np.cosh(k * np.arccosh((kappa + 1) / (kappa - 1))), "exact Chebyshev min-max"),
+    (lambda kappa, k: bound_numpy(kappa, 2 * k), "not 2k"),
+    (lambda kappa, k: 1.0 if np.all(k == 0) else bound_numpy(kappa, k), "should be 2"),
+    (lambda kappa, k: 2 * ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** k if k > 0 else 2.0,
+     "failed when k is an array"),
+    (lambda kappa, k: [bound_numpy(kappa, int(np.ravel(k)[0]))] * np.size(k)
+     if np.ndim(k) else bound_numpy(kappa, k), "array of k"),
+    (lambda kappa, k: bound_numpy(kappa, k).sum() if np.ndim(k) else bound_numpy(kappa, k),
+     "same shape"),
+])
+def test_check_chebyshev_bound_names_the_mistake(wrong, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_chebyshev_bound(wrong)
+
+
+def test_check_chebyshev_bound_forbids_the_reference():
+    def cheat(kappa, k):
+        from krylov_ref.convergence import chebyshev_bound
+        return chebyshev_bound(kappa, k)
+
+    with pytest.raises(NotAllowedError, match="not allowed"):
+        check_chebyshev_bound(cheat)
+
+
+# ---------------------------------------------------------------- iterations_needed
+
+def needed_formula(kappa, rtol):
+    if rtol >= 2:
+        return 0
+    rho = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    return int(np.ceil(np.log(rtol / 2) / np.log(rho)))
+
+
+def needed_loop(kappa, rtol):
+    rho = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    k = 0
+    while 2 * rho ** k > rtol:
+        k += 1
+    return k
+
+
+@pytest.mark.parametrize("right", [needed_formula, needed_loop])
+def test_check_iterations_needed_accepts_correct_answers(right, capsys):
+    check_iterations_needed(right)
+    check_iterations_needed(right, seed=7)
+    assert "\u2713 iterations_needed" in capsys.readouterr().out
+
+
+def _rho(kappa):
+    return (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda kappa, rtol: int(np.floor(np.log(rtol / 2) / np.log(_rho(kappa)))), "rounded down"),
+    (lambda kappa, rtol: int(np.log(rtol / 2) / np.log(_rho(kappa))), "rounded down"),
+    (lambda kappa, rtol: needed_formula(kappa, rtol) + 1, "not the smallest"),
+    (lambda kappa, rtol: int(np.ceil(np.log(rtol) / np.log(_rho(kappa)))), "factor 2"),
+    (lambda kappa, rtol: int(np.ceil(np.log(rtol / 2) / np.log((kappa - 1) / (kappa + 1)))),
+     "steepest descent"),
+    (lambda kappa, rtol: int(np.ceil(np.log(rtol / 2) / np.log(_rho(kappa)))), "rtol >= 2"),
+    (lambda kappa, rtol: np.log(rtol / 2) / np.log(_rho(kappa)), "not a whole number"),
+    (lambda kappa, rtol: 10, "iterations_needed"),
+])
+def test_check_iterations_needed_names_the_mistake(wrong, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_iterations_needed(wrong)
+
+
+def test_check_iterations_needed_forbids_the_reference():
+    import krylov_ref.convergence as conv
+
+    with pytest.raises(NotAllowedError):
+        check_iterations_needed(lambda kappa, rtol: conv.iterations_needed(kappa, rtol))
+
+
+# ---------------------------------------------------------------- anorm_error_estimate
+
+def estimate_loop(alphas, residual_norms, d):
+    alphas = np.asarray(alphas, dtype=float)
+    m = alphas.size
+    terms = alphas * np.asarray(residual_norms, dtype=float)[:m] ** 2
+    return np.sqrt(np.array([terms[k:k + d].sum() for k in range(m - d + 1)]))
+
+
+def estimate_convolve(alphas, residual_norms, d):
+    m = len(alphas)
+    terms = np.asarray(alphas) * np.asarray(residual_norms[:m]) ** 2
+    return np.sqrt(np.convolve(terms, np.ones(d), mode="valid"))
+
+
+def estimate_reverse_tail_sums(alphas, residual_norms, d):
+    # Tail sums S_k = sum_{j >= k}: est^2 = S_k - S_{k+d}. The subtracted tail is
+    # the smaller part, so this is accurate too (unlike forward cumulative sums).
+    m = len(alphas)
+    terms = np.asarray(alphas) * np.asarray(residual_norms[:m]) ** 2
+    tails = np.append(np.cumsum(terms[::-1])[::-1], 0.0)
+    return np.sqrt(tails[: m - d + 1] - tails[d:])
+
+
+@pytest.mark.parametrize("right", [estimate_loop, estimate_convolve, estimate_reverse_tail_sums])
+def test_check_anorm_error_estimate_accepts_correct_answers(right, capsys):
+    check_anorm_error_estimate(right)
+    check_anorm_error_estimate(right, n=40, cond=50.0, seed=5, d=10)
+    assert "\u2713 anorm_error_estimate" in capsys.readouterr().out
+
+
+def _terms(alphas, norms, m=None):
+    m = len(alphas) if m is None else m
+    return np.asarray(alphas) * np.asarray(norms[:m]) ** 2
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda a, r, d: estimate_loop(a, r, d) ** 2, "squares"),
+    (lambda a, r, d: estimate_loop(a, r[1:], d), r"r_\{j\+1\}"),
+    (lambda a, r, d: np.sqrt(np.convolve(_terms(a, r)[1:], np.ones(d), mode="valid")), "one step late"),
+    (lambda a, r, d: np.sqrt(np.convolve(_terms(a, r), np.ones(d + 1), mode="valid")), "d \\+ 1 terms"),
+    (lambda a, r, d: np.sqrt(np.convolve(_terms(a, r), np.ones(max(d - 1, 1)), mode="valid")),
+     "d - 1 terms"),
+    (lambda a, r, d: np.sqrt(np.convolve(np.asarray(r[:len(a)]) ** 2, np.ones(d), mode="valid")),
+     "alpha_j are missing"),
+    (lambda a, r, d: np.sqrt(np.convolve(np.asarray(a) * r[:len(a)], np.ones(d), mode="valid")),
+     "should be squared"),
+    (lambda a, r, d: np.sqrt(np.cumsum(_terms(a, r)[::-1])[::-1][: len(a) - d + 1]), "to the end"),
+    (lambda a, r, d: estimate_loop(a, r, d)[:-1], "off-by-one in the range"),
+    (lambda a, r, d: _forward_cumsum(a, r, d), "cancel"),
+    (lambda a, r, d: estimate_loop(a, r, d)[0], "1-D array"),
+])
+def test_check_anorm_error_estimate_names_the_mistake(wrong, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_anorm_error_estimate(wrong)
+
+
+def _forward_cumsum(alphas, norms, d):
+    c = np.concatenate([[0.0], np.cumsum(_terms(alphas, norms))])
+    return np.sqrt(np.abs(c[d:] - c[:-d]))
+
+
+def test_check_anorm_error_estimate_needs_only_len_alphas_residual_norms():
+    def uses_extra_entry(alphas, residual_norms, d):
+        # Reads the (m+1)-th residual norm, which the contract does not promise.
+        norms = np.asarray(residual_norms)
+        m = len(alphas)
+        last = norms[m]
+        return estimate_loop(alphas, norms, d) * (1 + 0 * last)
+
+    with pytest.raises(WrongAnswer, match="exactly len\\(alphas\\) entries"):
+        check_anorm_error_estimate(uses_extra_entry)
+
+
+def test_check_anorm_error_estimate_forbids_the_reference():
+    def cheat(alphas, residual_norms, d):
+        from krylov_ref import convergence
+        return convergence.anorm_error_estimate(alphas, residual_norms, d)
+
+    with pytest.raises(NotAllowedError):
+        check_anorm_error_estimate(cheat)

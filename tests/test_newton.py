@@ -1,0 +1,278 @@
+"""hvp_fd and newton_cg: finite-difference products, agreement with SciPy's
+L-BFGS-B, evaluation counts, and negative curvature on Rosenbrock."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize, rosen, rosen_der, rosen_hess, rosen_hess_prod
+
+from krylov_ref.models import LogisticRegression, logistic_data
+from krylov_ref.newton import _truncated_cg, hvp_fd, newton_cg
+
+
+def rel_error(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+# --------------------------------------------------------------------------
+# hvp_fd
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_hvp_fd_matches_rosenbrock_hessian(seed, scale):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, size=6)
+    v = scale * rng.standard_normal(6)  # the step adapts to ||v||
+    assert rel_error(hvp_fd(rosen_der, x, v), rosen_hess(x) @ v) < 1e-8
+
+
+def test_hvp_fd_default_step_beats_the_forward_difference_step():
+    # Central differences: error ~ h^2 + u/h, smallest near h ~ u^(1/3).
+    rng = np.random.default_rng(1)
+    x, v = rng.uniform(-2, 2, size=6), rng.standard_normal(6)
+    exact = rosen_hess(x) @ v
+    u = np.finfo(float).eps
+    step_sqrt = np.sqrt(u) * (1 + np.linalg.norm(x)) / np.linalg.norm(v)
+    assert rel_error(hvp_fd(rosen_der, x, v), exact) < rel_error(
+        hvp_fd(rosen_der, x, v, eps=step_sqrt), exact)
+
+
+def test_hvp_fd_is_exact_up_to_rounding_on_a_quadratic():
+    A = np.array([[4.0, 1.0, 0.0], [1.0, 3.0, -1.0], [0.0, -1.0, 2.0]])
+    v = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(hvp_fd(lambda x: A @ x, np.ones(3), v), A @ v, rtol=1e-9)
+
+
+def test_hvp_fd_of_zero_direction_is_zero_without_calling_grad():
+    def grad(x):
+        raise AssertionError("grad should not be called for v = 0")
+    np.testing.assert_array_equal(hvp_fd(grad, np.ones(3), np.zeros(3)), np.zeros(3))
+
+
+def test_hvp_fd_bad_input():
+    with pytest.raises(ValueError, match="v has length 2, expected 3"):
+        hvp_fd(rosen_der, np.ones(3), np.ones(2))
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        hvp_fd(rosen_der, np.ones(3), np.ones(3), eps=0.0)
+    with pytest.raises(ValueError, match="x contains NaN or inf"):
+        hvp_fd(rosen_der, np.array([1.0, np.nan]), np.ones(2))
+
+
+# --------------------------------------------------------------------------
+# the inner CG
+
+
+def test_inner_cg_returns_steepest_descent_on_negative_curvature_at_first_step():
+    H = np.diag([-1.0, 2.0])
+    g = np.array([1.0, 0.0])  # g^T H g < 0
+    d, products, negative = _truncated_cg(lambda v: H @ v, g, 1e-10, 10)
+    np.testing.assert_array_equal(d, -g)
+    assert negative and products == 1
+
+
+def test_inner_cg_returns_last_iterate_on_negative_curvature_later():
+    H = np.diag([1.0, -1.0])
+    g = np.array([1.0, 0.1])  # p0^T H p0 = 1 - 0.01 > 0, then negative curvature
+    d, products, negative = _truncated_cg(lambda v: H @ v, g, 1e-10, 10)
+    alpha = (g @ g) / (g @ H @ g)
+    np.testing.assert_allclose(d, -alpha * g)  # the first CG iterate
+    assert negative and products == 2
+    assert g @ d < 0  # still a descent direction
+
+
+def test_inner_cg_solves_spd_system_to_the_forcing_tolerance():
+    rng = np.random.default_rng(2)
+    B = rng.standard_normal((8, 8))
+    H = B @ B.T + np.eye(8)
+    g = rng.standard_normal(8)
+    tol = 1e-3 * np.linalg.norm(g)
+    d, products, negative = _truncated_cg(lambda v: H @ v, g, tol, 50)
+    assert not negative and products <= 8
+    assert np.linalg.norm(H @ d + g) <= tol
+
+
+# --------------------------------------------------------------------------
+# newton_cg on logistic regression
+
+
+def logistic_problem(m=400, n=15, lam=1e-2, seed=0):
+    X, y, _ = logistic_data(m, n, seed=seed, cond=10.0)
+    return LogisticRegression(X, y, lam=lam)
+
+
+def test_same_minimiser_as_lbfgs():
+    model = logistic_problem()
+    ours = newton_cg(model.loss, model.gradient, np.zeros(15), hessp=model.hessp, gtol=1e-10)
+    ref = minimize(model.loss, np.zeros(15), jac=model.gradient, method="L-BFGS-B",
+                   options={"gtol": 1e-12, "ftol": 0.0, "maxiter": 1000})
+    assert ours.converged and ours.grad_norms[-1] <= 1e-10
+    # f is lam-strongly convex, so ||x - x*|| <= ||grad f(x)|| / lam for both:
+    g_ref = np.linalg.norm(model.gradient(ref.x))
+    bound = (ours.grad_norms[-1] + g_ref) / model.lam
+    assert np.linalg.norm(ours.x - ref.x) <= bound
+    # the stated tolerance: agreement to 1e-6 in every weight
+    np.testing.assert_allclose(ours.x, ref.x, rtol=0, atol=1e-6)
+    assert np.isclose(ours.fun, ref.fun, rtol=1e-12)
+
+
+def test_evaluation_counts_are_exact():
+    model = logistic_problem(seed=1)
+    calls = {"f": 0, "g": 0, "h": 0}
+
+    def counted(key, func):
+        def wrapper(*args):
+            calls[key] += 1
+            return func(*args)
+        return wrapper
+
+    res = newton_cg(counted("f", model.loss), counted("g", model.gradient), np.zeros(15),
+                    hessp=counted("h", model.hessp), gtol=1e-8)
+    assert res.converged
+    assert (res.nfev, res.ngev, res.nhev) == (calls["f"], calls["g"], calls["h"])
+    # one gradient per accepted point; one product per inner CG step
+    assert res.ngev == res.iterations + 1
+    assert res.nhev == res.inner_iterations
+    assert res.nfev >= res.iterations + 1
+    assert len(res.grad_norms) == res.iterations + 1
+
+
+def test_convergence_is_superlinear_and_f_decreases():
+    model = logistic_problem(m=1000, n=30, lam=1e-3, seed=2)
+    values = []
+    res = newton_cg(model.loss, model.gradient, np.zeros(30), hessp=model.hessp, gtol=1e-10,
+                    callback=lambda x: values.append(model.loss(x)))
+    assert res.converged and res.iterations <= 12
+    assert np.all(np.diff(values) < 0)
+    ratios = res.grad_norms[1:] / res.grad_norms[:-1]
+    assert ratios[-1] < 0.1 and ratios[-2] < 0.3
+
+
+def test_hessian_free_with_finite_differences():
+    model = logistic_problem(seed=3)
+    exact = newton_cg(model.loss, model.gradient, np.zeros(15), hessp=model.hessp, gtol=1e-8)
+    fd = newton_cg(model.loss, model.gradient, np.zeros(15),
+                   hessp=lambda x, v: hvp_fd(model.gradient, x, v), gtol=1e-8)
+    assert fd.converged
+    np.testing.assert_allclose(fd.x, exact.x, atol=1e-7)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_last_newton_system_is_not_oversolved(seed):
+    # The inner tolerance has the floor gtol / 2: the final gradient lands just
+    # under gtol instead of orders of magnitude below it (wasted H v products).
+    model = logistic_problem(m=2000, n=100, lam=1e-3, seed=seed)
+    res = newton_cg(model.loss, model.gradient, np.zeros(100), hessp=model.hessp, gtol=1e-6)
+    assert res.converged
+    assert 1e-7 < res.grad_norms[-1] <= 1e-6
+
+
+def test_rescaling_f_does_not_change_the_steps():
+    # The forcing term uses ||g_k|| / ||g_0||: Newton steps are scale invariant.
+    model = logistic_problem(seed=4)
+    c = 1e4
+    a = newton_cg(model.loss, model.gradient, np.zeros(15), hessp=model.hessp, gtol=1e-9)
+    b = newton_cg(lambda w: c * model.loss(w), lambda w: c * model.gradient(w), np.zeros(15),
+                  hessp=lambda w, v: c * model.hessp(w, v), gtol=c * 1e-9)
+    assert (a.iterations, a.inner_iterations) == (b.iterations, b.inner_iterations)
+    np.testing.assert_allclose(a.x, b.x, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# non-convex: Rosenbrock
+
+
+@pytest.mark.parametrize("x0", [[0.3, 0.7], [-0.4, 0.2, 0.1, -0.4, 0.4, 0.5]])
+def test_rosenbrock_from_an_indefinite_point(x0):
+    x0 = np.array(x0)
+    assert np.linalg.eigvalsh(rosen_hess(x0))[0] < 0  # the premise: H(x0) indefinite
+    res = newton_cg(rosen, rosen_der, x0, hessp=rosen_hess_prod, gtol=1e-8, maxiter=200)
+    assert res.negative_curvature >= 1
+    assert res.converged, res.status
+    np.testing.assert_allclose(res.x, np.ones_like(x0), atol=1e-6)
+
+
+def double_well():
+    # f = x^4/4 - x^2/2 + y^2/2: minima at (+-1, 0), a saddle at (0, 0).
+    def f(z):
+        return z[0] ** 4 / 4 - z[0] ** 2 / 2 + z[1] ** 2 / 2
+
+    def g(z):
+        return np.array([z[0] ** 3 - z[0], z[1]])
+
+    def hv(z, v):
+        return np.array([(3 * z[0] ** 2 - 1) * v[0], v[1]])
+    return f, g, hv
+
+
+def test_negative_curvature_steers_away_from_the_saddle():
+    f, g, hv = double_well()
+    x0 = np.array([0.1, 0.5])
+    H = np.diag([3 * 0.1 ** 2 - 1, 1.0])
+    # Pure Newton, x - H^{-1} g, jumps to the saddle's x-coordinate 0 ...
+    newton_x = x0 - np.linalg.solve(H, g(x0))
+    assert abs(newton_x[0]) < 5e-3 and newton_x[1] == 0
+    # ... while Newton-CG meets p^T H p < 0 and walks downhill to a minimum.
+    values = [f(x0)]
+    res = newton_cg(f, g, x0, hessp=hv, gtol=1e-7, callback=lambda x: values.append(f(x)))
+    assert res.converged and res.negative_curvature >= 1
+    np.testing.assert_allclose(res.x, [1.0, 0.0], atol=1e-6)
+    assert np.all(np.diff(values) < 0)
+
+
+def test_steepest_descent_step_when_first_curvature_is_negative():
+    f, g, hv = double_well()
+    x0 = np.array([0.1, 0.0])  # g = (-0.099, 0) lies along the negative eigenvector
+    res = newton_cg(f, g, x0, hessp=hv, maxiter=1)
+    assert res.negative_curvature == 1 and res.nhev == 1
+    step = res.x - x0
+    np.testing.assert_allclose(step / np.linalg.norm(step), [1.0, 0.0])  # along -g
+
+
+def test_maxiter_and_line_search_failure_are_reported():
+    res = newton_cg(rosen, rosen_der, np.array([-1.2, 1.0]), hessp=rosen_hess_prod, maxiter=3)
+    assert not res.converged and res.status == "maxiter reached" and res.iterations == 3
+    # gtol = 0 asks for more than rounding in f can give
+    model = logistic_problem()
+    res = newton_cg(model.loss, model.gradient, np.zeros(15), hessp=model.hessp, gtol=0.0)
+    assert not res.converged and res.status.startswith("line search failed")
+    assert res.grad_norms[-1] < 1e-10 and res.iterations < 30
+
+
+def test_a_wrong_gradient_is_caught_by_the_line_search():
+    model = logistic_problem()
+    res = newton_cg(model.loss, lambda w: -model.gradient(w) + 0.1, np.zeros(15),
+                    hessp=model.hessp)
+    assert not res.converged and res.status.startswith("line search failed")
+    assert res.iterations == 0
+
+
+def test_already_converged_start_costs_one_f_and_one_g():
+    res = newton_cg(rosen, rosen_der, np.ones(3), hessp=rosen_hess_prod)
+    assert res.converged and res.iterations == 0
+    assert (res.nfev, res.ngev, res.nhev) == (1, 1, 0)
+
+
+# --------------------------------------------------------------------------
+# bad input
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"x0": np.array([np.nan, 1.0])}, "x0 contains NaN or inf"),
+    ({"gtol": -1.0}, "gtol must be a finite number >= 0"),
+    ({"maxiter": 2.5}, "maxiter must be an integer >= 0"),
+    ({"inner_maxiter": 0}, "inner_maxiter must be an integer >= 1"),
+    ({"c1": 1.0}, r"c1 must lie in \(0, 1\)"),
+    ({"fun": lambda x: np.inf}, r"fun\(x0\) = inf"),
+    ({"fun": lambda x: np.ones(2)}, "fun must return a scalar"),
+    ({"grad": lambda x: np.ones(3)}, r"grad returned shape \(3,\), expected \(2,\)"),
+    ({"hessp": lambda x, v: np.full(2, np.nan)}, "hessp returned NaN or inf"),
+])
+def test_bad_input_raises(kwargs, match):
+    args = {"fun": rosen, "grad": rosen_der, "x0": np.array([-1.2, 1.0]),
+            "hessp": rosen_hess_prod}
+    args.update(kwargs)
+    fun, grad, x0 = args.pop("fun"), args.pop("grad"), args.pop("x0")
+    with pytest.raises(ValueError, match=match):
+        newton_cg(fun, grad, x0, **args)
