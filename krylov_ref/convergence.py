@@ -8,9 +8,10 @@
   least-squares problem in the eigenbasis;
 * :func:`chebyshev_spectrum` and :func:`strakos_spectrum` -- spectra for
   which the bound is nearly sharp, and for which rounding errors delay CG;
-* :func:`cg_tridiagonal` and :func:`lanczos_cg_iterates` -- the Lanczos
-  matrix ``T_k`` rebuilt from CG's coefficients, and CG's iterates computed
-  from Lanczos (with full reorthogonalisation: "CG in exact arithmetic");
+* :func:`lanczos_cg_iterates` -- CG's iterates computed from Lanczos (with
+  full reorthogonalisation: "CG in exact arithmetic"); the Lanczos matrix
+  rebuilt from CG's coefficients is lesson 03's
+  :func:`krylov_ref.conjugacy.lanczos_from_cg`;
 * :func:`anorm_errors` and :func:`anorm_error_estimate` -- the true A-norm
   errors of a sequence of iterates, and the Hestenes--Stiefel estimate of
   them from CG's own ``alpha_j`` and ``||r_j||``.
@@ -28,7 +29,7 @@ from .krylov import lanczos, tridiagonal
 __all__ = [
     "chebyshev_bound", "iterations_needed", "anorm_error_estimate",
     "best_polynomial_error", "chebyshev_spectrum", "strakos_spectrum",
-    "cg_tridiagonal", "lanczos_cg_iterates", "anorm_errors",
+    "lanczos_cg_iterates", "anorm_errors",
 ]
 
 
@@ -319,53 +320,6 @@ def strakos_spectrum(n, lam_min, lam_max, rho):
 
 # --------------------------------------------------------------------------
 # CG and Lanczos
-
-
-def cg_tridiagonal(alphas, betas):
-    """The Lanczos matrix ``T_k`` rebuilt from CG's coefficients (lesson 03).
-
-    Diagonal ``1/alpha_0`` and ``1/alpha_j + beta_{j-1}/alpha_{j-1}``
-    (``j >= 1``), off-diagonal ``sqrt(beta_j)/alpha_j``; its eigenvalues are
-    the Ritz values of ``A`` from the Krylov subspace of CG's first ``k``
-    steps (started from ``x_0 = 0``, or with ``r_0`` in place of ``b``).
-
-    Parameters
-    ----------
-    alphas : array_like, shape (k,)
-        CG's step lengths, positive (``CGResult.alphas``).
-    betas : array_like, shape (k,) or (k - 1,)
-        CG's ``beta_j = ||r_{j+1}||^2 / ||r_j||^2``, non-negative
-        (``CGResult.betas``); only the first ``k - 1`` are used.
-
-    Returns
-    -------
-    T : ndarray, shape (k, k)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from krylov_ref import cg
-    >>> from krylov_ref.convergence import cg_tridiagonal
-    >>> A = np.diag([1.0, 2.0, 5.0])
-    >>> res = cg(A, np.ones(3), rtol=0.0, maxiter=3)
-    >>> np.round(np.linalg.eigvalsh(cg_tridiagonal(res.alphas, res.betas)), 10)
-    array([1., 2., 5.])
-    """
-    a = _vector(alphas, "alphas")
-    b = _vector(betas, "betas")
-    k = a.size
-    if k == 0:
-        raise ValueError("alphas must not be empty")
-    if b.size < k - 1:
-        raise ValueError(f"need at least len(alphas) - 1 = {k - 1} betas, got {b.size}")
-    if np.any(a <= 0):
-        raise ValueError("alphas must be positive (CG on an SPD matrix)")
-    if np.any(b[: k - 1] < 0):
-        raise ValueError("betas must be non-negative")
-    b = b[: k - 1]
-    diag = 1.0 / a
-    diag[1:] += b / a[:-1]
-    return tridiagonal(diag, np.sqrt(b) / a[:-1])
 
 
 def lanczos_cg_iterates(A, b, k, *, reorthogonalize=True):

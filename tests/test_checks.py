@@ -169,7 +169,7 @@ def test_check_steepest_descent_catches_ignored_options():
         check_steepest_descent(ignores_maxiter)
 
 
-def test_check_steepest_descent_forbids_solvers_and_stops_loops():
+def test_check_steepest_descent_forbids_solvers_and_stops_loops(monkeypatch):
     def uses_solve(A, b, x0=None, **kw):
         return np.linalg.solve(A, b), [1.0]
 
@@ -181,18 +181,14 @@ def test_check_steepest_descent_forbids_solvers_and_stops_loops():
         while True:
             A @ b
 
-    for cheat in (uses_solve, uses_reference):
-        with pytest.raises((NotAllowedError, TypeError)):
-            check_steepest_descent(cheat)
-    with pytest.raises(NotAllowedError):
+    # np.linalg.solve is refused, and so is turning the operator into an array
+    with pytest.raises((NotAllowedError, TypeError), match="not allowed|use A @ v"):
+        check_steepest_descent(uses_solve)
+    with pytest.raises(NotAllowedError, match="steepest_descent"):
         check_steepest_descent(uses_reference)
-    import os
-    os.environ["KRYLOV_REF_TIME_LIMIT"] = "0.5"
-    try:
-        with pytest.raises(TimeLimitExceeded):
-            check_steepest_descent(never_stops)
-    finally:
-        del os.environ["KRYLOV_REF_TIME_LIMIT"]
+    monkeypatch.setenv("KRYLOV_REF_TIME_LIMIT", "0.5")
+    with pytest.raises(TimeLimitExceeded):
+        check_steepest_descent(never_stops)
 
 
 @pytest.mark.parametrize("wrong, message", [

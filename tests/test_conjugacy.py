@@ -72,7 +72,7 @@ def test_conjugate_directions_are_cg_directions_and_the_old_coefficients_vanish(
     _, P = conjugate_directions(A, b)
     res = cg(A, b, rtol=0.0, maxiter=6)
     # CG's directions from its residuals and betas: p_{k+1} = r_{k+1} + beta_k p_k.
-    x, r, p = np.zeros(10), b.copy(), b.copy()
+    r, p = b.copy(), b.copy()
     for k in range(6):
         np.testing.assert_allclose(P[:, k], p, rtol=1e-9, atol=1e-12 * np.linalg.norm(b))
         r = r - res.alphas[k] * (A @ p)

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from krylov_ref import cg, lanczos, tridiagonal
+from krylov_ref import cg
 from krylov_ref.convergence import (anorm_error_estimate, anorm_errors, best_polynomial_error,
-                                    cg_tridiagonal, chebyshev_bound, chebyshev_spectrum,
+                                    chebyshev_bound, chebyshev_spectrum,
                                     iterations_needed, lanczos_cg_iterates, strakos_spectrum)
-from krylov_ref.problems import poisson1d, random_spd, spd_with_spectrum
+from krylov_ref.problems import random_spd, spd_with_spectrum
 
 
 def cg_run(A, b, maxiter):
@@ -162,29 +162,6 @@ def test_spectra_bad_input(call, match):
 
 
 # ---------------------------------------------------------------- T_k and CG from Lanczos
-
-def test_cg_tridiagonal_is_the_lanczos_matrix():
-    prob = poisson1d(50, seed=1)
-    k = 8
-    res = cg(prob.A, prob.b, rtol=0.0, maxiter=k)
-    T = cg_tridiagonal(res.alphas, res.betas)
-    _, alpha, beta = lanczos(prob.A, prob.b, k)
-    T_lanczos = tridiagonal(alpha, beta[:-1])
-    # Same up to the signs of the off-diagonal (Lanczos vectors are +-r_j/||r_j||).
-    np.testing.assert_allclose(np.abs(T), np.abs(T_lanczos), rtol=1e-8, atol=1e-12)
-    np.testing.assert_allclose(cg_tridiagonal(res.alphas, res.betas[:-1]), T)
-
-
-@pytest.mark.parametrize("args, match", [
-    (([], []), "must not be empty"),
-    (([1.0, 2.0, 3.0], [0.5]), "at least len"),
-    (([1.0, -2.0], [0.5]), "alphas must be positive"),
-    (([1.0, 2.0], [-0.5]), "betas must be non-negative"),
-])
-def test_cg_tridiagonal_bad_input(args, match):
-    with pytest.raises(ValueError, match=match):
-        cg_tridiagonal(*args)
-
 
 def test_lanczos_cg_iterates_agree_with_cg_and_terminate():
     prob = random_spd(30, 50.0, seed=6)
