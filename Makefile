@@ -6,14 +6,18 @@ STAMP  := $(VENV)/.installed-stamp
 # nbgrader runs alembic from the venv: its bin/ must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help lab test release autograde-demo bench clean
+.PHONY: help setup lab test release autograde autograde-demo bench bench-grading mutants clean
 
 help:
-	@echo "make lab             JupyterLab on lessons/ (nbgrader extension enabled)"
-	@echo "make test            every test: package, notebooks, release sync, autograde"
-	@echo "make release         regenerate lessons/ from solutions/ with nbgrader"
+	@echo "make setup           create .venv with everything the course needs (the others do it too)"
+	@echo "make lab             your working copy in my-work/ (new lessons added, nothing overwritten), in JupyterLab"
+	@echo "make test            every test: package, notebooks, release sync, autograde, browser"
+	@echo "make release         regenerate lessons/ from solutions/ (FORCE=1 to overwrite edited lessons)"
+	@echo "make autograde LESSON=NN_name [WORKERS=n]  grade submitted/*/NN_name in parallel, then export grades"
 	@echo "make autograde-demo  autograde sample submissions in a temporary course copy"
+	@echo "make mutants         mutation testing of the graders (wrong solutions must fail)"
 	@echo "make bench           krylov_ref against SciPy, as ratios"
+	@echo "make bench-grading   grading throughput per lesson, serial and parallel"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,15 +25,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+setup: $(STAMP)
+
 lab: $(STAMP)
+	$(BIN)/python scripts/workspace.py
 	$(BIN)/jupyter lab --allow-root --no-browser --ip=127.0.0.1 \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/lessons
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/my-work
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 release: $(STAMP)
-	$(BIN)/python scripts/release.py
+	$(BIN)/python scripts/release.py $(if $(FORCE),--force) $(if $(LESSON),--lesson $(LESSON))
+
+autograde: $(STAMP)
+	@test -n "$(LESSON)" || (echo "usage: make autograde LESSON=NN_name [WORKERS=n]"; exit 2)
+	$(BIN)/python scripts/autograde.py $(LESSON) $(if $(WORKERS),--workers $(WORKERS))
+
+mutants: $(STAMP)
+	$(BIN)/python scripts/mutants.py $(if $(LESSON),--lesson $(LESSON))
 
 autograde-demo: $(STAMP)
 	$(BIN)/python scripts/autograde_demo.py
@@ -37,5 +51,9 @@ autograde-demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+bench-grading: $(STAMP)
+	$(BIN)/python benchmarks/grading.py
+
 clean:
-	rm -rf $(VENV) gradebook.db exchange submitted autograded feedback
+	rm -rf $(VENV) gradebook.db .gradebook-sources.json .course.lock exchange submitted \
+		autograded feedback integrity

@@ -1,35 +1,85 @@
 """nbgrader settings for the course. Paths are relative to this file, so a
-copy of the course elsewhere (the tests make one) is self-contained."""
+copy of the course elsewhere (the tests make one) is self-contained.
+
+Loading this file also prepares the course folder (see
+krylov_ref/grading/course.py): the exchange exists and the gradebook knows
+every lesson of solutions/, so every nbgrader command works on a fresh clone.
+"""
 
 import os
+import warnings
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbgrader.preprocessors import (
+    CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput, ClearSolutions,
+    ComputeChecksums, DeduplicateIds, GetGrades, IncludeHeaderFooter, InstantiateTests,
+    LockCells, OverwriteKernelspec, SaveCells,
+)
 
-from krylov_ref.feedback import RedactHiddenTracebacks
+from krylov_ref.grading.course import ensure_course
+from krylov_ref.grading.export import FlaggedCsvExport
+from krylov_ref.grading.preprocessors import (
+    RedactHiddenTracebacks, RestoreCells, SealedExecute, TagTestCells,
+)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 here = os.path.dirname(os.path.abspath(__file__))
+# The gradebook: gradebook.db (sqlite) here, or a database server named by
+# KRYLOV_GRADEBOOK_URL, e.g. postgresql+psycopg://grader@dbhost/krylov for a
+# large class (docs/instructor.md).
+db_url = os.environ.get("KRYLOV_GRADEBOOK_URL") or "sqlite:///" + os.path.join(here, "gradebook.db")
+exchange = os.path.join(here, "exchange")
 
 c.CourseDirectory.root = here
+c.CourseDirectory.course_id = "krylov"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "lessons"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
-# The default exchange under /usr/local is not writable in most set-ups.
-c.Exchange.root = os.path.join(here, "exchange")
+c.CourseDirectory.db_url = db_url
+c.Exchange.root = exchange
 
+# The student version: nbgrader's steps, then the test cells tagged so that
+# Run All in JupyterLab goes on past an unanswered exercise.
+c.GenerateAssignment.preprocessors = [
+    IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
+    CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme,
+    ComputeChecksums, CheckCellMetadata, TagTestCells,
+]
+
+# Autograding: test cells restored quietly where that is expected, then the
+# notebook run with the grader armed and its seals verified.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreCells, CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    SealedExecute, "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+    CheckCellMetadata,
+]
+c.SealedExecute.report_dir = os.path.join(here, "integrity")
+c.SealedExecute.release_directory = os.path.join(here, "lessons")
 # Seconds per cell: a student's infinite loop costs that cell, not the run.
 # krylov_ref.checks also stops a student's function after
 # KRYLOV_REF_TIME_LIMIT seconds (30 by default) with a clear message.
-c.ExecutePreprocessor.timeout = 60
+c.SealedExecute.timeout = 60
+c.Execute.timeout = 60
 # A deleted test cell is put back (and run) instead of silently earning nothing
 # or needing a manual grade.
 c.OverwriteCells.add_missing_cells = True
 
 # Feedback must not reveal hidden tests, not even in a failing traceback.
 c.GenerateFeedback.preprocessors = [
-    GetGrades,
-    RedactHiddenTracebacks,
-    ClearHiddenTests,
-    CSSHTMLHeaderPreprocessor,
+    GetGrades, RedactHiddenTracebacks, ClearHiddenTests, CSSHTMLHeaderPreprocessor,
 ]
+
+# nbgrader export --to grades.csv: the grades plus integrity flags, and the
+# flags themselves in grades_integrity.csv.
+c.ExportApp.plugin_class = FlaggedCsvExport
+c.FlaggedCsvExport.report_dir = os.path.join(here, "integrity")
+
+# nbgrader's first grading of a student makes SQLAlchemy warn "Object of type
+# <SubmittedAssignment> not in session" (nbgrader's own session handling; the
+# submission is saved all the same). Harmless, and not ours to fix.
+warnings.filterwarnings("ignore", message=r"Object of type <Submitted(Assignment|Notebook)> not in session")
+
+ensure_course(here, c, db_url, exchange)

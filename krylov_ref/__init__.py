@@ -7,9 +7,12 @@ returning a result with ``x``, ``converged``, ``status``, ``iterations`` and
 ``residual_norms``.
 
 Submodules hold the lesson-specific pieces: ``problems`` (test problems),
-``checks`` (grading oracles), ``plotting``, ``precond``, ``conjugacy``
-(lesson 03), ``convergence`` (lesson 04), ``ritz`` (lesson 02), ``models``,
-``newton``, ``ridge`` and ``gp``.
+``checks`` (grading oracles, in the notebooks), ``grading`` (the
+instructor's side: nbgrader preprocessors, integrity verification, export),
+``plotting``, ``ritz`` (lesson 02), ``conjugacy`` (lesson 03),
+``convergence`` (lesson 04), ``precond`` (lesson 05), ``givens`` (lesson 06),
+``models`` and ``newton`` (lesson 07), ``ridge`` and ``regression``
+(lesson 08) and ``gp`` (lesson 09).
 """
 
 from . import precond

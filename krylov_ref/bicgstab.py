@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._operators import prepare_system
-from .cg import _stopping_tolerance, _true_residual_confirms
+from .cg import DIVERGENCE_FACTOR, _divergence, _stopping_tolerance, _true_residual_confirms
 from .result import SolverResult
 
 __all__ = ["bicgstab", "BiCGSTABResult"]
@@ -61,6 +61,12 @@ def _orthogonal(uw, u_norm, w_norm):
     return abs(uw) <= BREAKDOWN_TOL * u_norm * w_norm
 
 
+def _annihilated(Bu_norm, u_norm, scale):
+    # ||B u|| is zero to working precision against ||B|| ||u||, with ``scale``
+    # the largest ||B u|| / ||u|| seen (a lower bound on ||B||); B is A M or M.
+    return Bu_norm <= BREAKDOWN_TOL * scale * u_norm
+
+
 def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None):
     """Stabilised bi-conjugate gradients, right-preconditioned.
 
@@ -85,7 +91,8 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
         Starting guess (zeros by default).
     rtol, atol : float
         Stop when ``||b - A x||_2 <= max(rtol ||b||_2, atol)``, tested after
-        each half-step and confirmed with the true residual.
+        each half-step and confirmed with the true residual. Either may be
+        ``inf``: then ``x0`` is returned at once, converged.
     maxiter : int, optional
         Maximum number of products with A (half-steps, two per BiCGSTAB
         step); ``10 n`` by default.
@@ -98,7 +105,10 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
     -------
     BiCGSTABResult
         ``status`` is ``"converged"``, ``"maxiter reached"`` or
-        ``"breakdown ..."`` naming the inner product that vanished. When
+        ``"breakdown ..."`` naming the inner product that vanished, the
+        product ``A M p``, ``A M s`` or ``M p`` that is zero to working
+        precision (``A M`` or ``M`` singular: a huge step would send ``x``
+        to infinity), or the divergence of the residual. When
         ``r_hat^T r`` vanishes the method does not stop but restarts with
         ``r_hat = r`` (counted in ``restarts``).
 
@@ -121,12 +131,18 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
     r = b - A(x) if x0 is not None else b.copy()
     r_hat = r.copy()                                  # the shadow residual, fixed
     norms, alphas, omegas = [np.linalg.norm(r)], [], []
+    diverging = DIVERGENCE_FACTOR * norms[0]
     r_hat_norm = norms[0]
     work = np.empty_like(b)                           # for alpha v and the like: no temporaries
     status, converged = "maxiter reached", bool(norms[0] <= tol)
     p = v = None
     rho_old = alpha = omega = 1.0
     restarts = 0
+    scale = 0.0                                       # max ||A M u|| / ||M u|| seen
+    m_scale = 0.0                                     # max ||M p|| / ||p|| seen
+    # Whether A M p vanished needs ||M p||, a pass over a vector of its own.
+    # Without M an upper bound on ||p|| usually settles it (see below).
+    p_bound = v_norm = 0.0
 
     def finished():
         # After a half-step: stop if the residual is small and truly so;
@@ -151,15 +167,43 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
             restarts += 1
         if p is None:
             p = r.copy()                              # p = r
+            p_bound = norms[-1]
         else:
             beta = (rho / rho_old) * (alpha / omega)
             p -= np.multiply(omega, v, out=work)      # p = r + beta (p - omega v)
             p *= beta
             p += r
+            # ||p|| <= ||r|| + |beta| (||p_old|| + |omega| ||v||), for free.
+            p_bound = norms[-1] + abs(beta) * (p_bound + abs(omega) * v_norm)
         p_hat = precondition(p)
+        if M is not None:
+            # A singular M lets the part of p in its null space grow
+            # unchecked (v never sees it) until p overflows: stop once M p
+            # is rounding noise against ||M|| ||p||.
+            p_bound, p_hat_norm = np.linalg.norm(p), np.linalg.norm(p_hat)
+            if p_bound > 0:
+                m_scale = max(m_scale, p_hat_norm / p_bound)
+            if _annihilated(p_hat_norm, p_bound, m_scale):
+                status = (f"breakdown: M p = 0 to working precision at step {len(norms) - 1}; "
+                          "the preconditioner M is singular")
+                break
         v = A(p_hat)                                  # v = A M p
         rv = r_hat @ v
-        if _orthogonal(rv, r_hat_norm, np.linalg.norm(v)):
+        v_norm = np.linalg.norm(v)
+        if M is None and _annihilated(v_norm, p_bound, scale):
+            # The bound on ||p|| = ||M p|| could not rule the breakdown out:
+            # pay one pass for the true norm (rarely needed in a healthy run).
+            p_bound = np.linalg.norm(p)
+        p_hat_norm = p_bound if M is None else p_hat_norm
+        if p_hat_norm > 0:
+            scale = max(scale, v_norm / p_hat_norm)
+        if _annihilated(v_norm, p_hat_norm, scale):
+            # alpha M p would be a huge step that leaves r unchanged: M p is
+            # a null vector of A M, and x would run off to infinity.
+            status = (f"breakdown: A M p = 0 to working precision at step {len(norms) - 1}; "
+                      "A M is singular")
+            break
+        if _orthogonal(rv, r_hat_norm, v_norm):
             status = (f"breakdown: r_hat^T A M p = {rv:.3g} at step {len(norms) - 1}; "
                       "alpha is undefined")
             break
@@ -171,14 +215,21 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
         if callback is not None:
             callback(x)
         converged = finished()
+        if norms[-1] > diverging:
+            status = _divergence(norms)
+            break
         if converged or len(norms) - 1 == maxiter:
             break
         s_hat = precondition(r)
         t = A(s_hat)                                  # t = A M s
         tt = t @ t
-        if tt == 0:
-            status = (f"breakdown: A M s = 0 at step {len(norms) - 1} with s != 0; "
-                      "A M is singular")
+        # Without M, s_hat is s = r, whose norm is known: no extra pass.
+        s_hat_norm = norms[-1] if M is None else np.linalg.norm(s_hat)
+        if s_hat_norm > 0:
+            scale = max(scale, np.sqrt(tt) / s_hat_norm)
+        if _annihilated(np.sqrt(tt), s_hat_norm, scale):
+            status = (f"breakdown: A M s = 0 to working precision at step {len(norms) - 1} "
+                      "with s != 0; A M is singular")
             break
         ts = t @ r
         omega = ts / tt                               # omega = t^T s / t^T t
@@ -193,6 +244,9 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
         if callback is not None:
             callback(x)
         converged = finished()
+        if norms[-1] > diverging:
+            status = _divergence(norms)
+            break
         rho_old = rho
     if converged:
         status = "converged"

@@ -14,10 +14,23 @@ from .result import CGResult, SolverResult
 
 __all__ = ["steepest_descent", "cg"]
 
+# A curvature p^T A p below this fraction of the largest seen so far (both
+# per unit length of p) is zero to working precision: A is singular on p.
+# Rounding errors in computing it are of this order.
+ZERO_CURVATURE = np.finfo(float).eps
+
+# The recurrences' rounding errors grow like eps * max_k ||r_k||. A residual
+# this many times its initial norm leaves them larger than ||r_0||: no later
+# iterate can be trusted to improve on x_0, so the run is stopped as diverged
+# instead of being left to overflow.
+DIVERGENCE_FACTOR = 1.0 / np.finfo(float).eps
+
 
 def _stopping_tolerance(b, rtol, atol):
     # SciPy >= 1.12 semantics: absolute floor, relative to ||b||, unpreconditioned.
-    return max(rtol * np.linalg.norm(b), atol)
+    # rtol may be inf; with b = 0 the relative part is 0, not inf * 0 = NaN.
+    norm_b = np.linalg.norm(b)
+    return max(rtol * norm_b if norm_b > 0 else 0.0, atol)
 
 
 def _true_residual_confirms(A, b, x, tol):
@@ -25,6 +38,12 @@ def _true_residual_confirms(A, b, x, tol):
     # before claiming success, pay one product and check the real thing.
     r_true = b - A(x)
     return bool(np.linalg.norm(r_true) <= tol), r_true
+
+
+def _divergence(norms):
+    """The status of a run stopped because ``norms[-1] > DIVERGENCE_FACTOR * norms[0]``."""
+    return (f"breakdown: divergence, ||r|| grew to {norms[-1] / norms[0]:.1e} times "
+            f"||r_0|| at step {len(norms) - 1}; rounding errors now exceed ||r_0||")
 
 
 def steepest_descent(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None):
@@ -43,7 +62,8 @@ def steepest_descent(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callba
     x0 : ndarray, optional
         Starting guess (zeros by default).
     rtol, atol : float
-        Stop when ``||b - A x||_2 <= max(rtol ||b||_2, atol)``.
+        Stop when ``||b - A x||_2 <= max(rtol ||b||_2, atol)``. Either may
+        be ``inf``: then ``x0`` is returned at once, converged.
     maxiter : int, optional
         Maximum number of iterations (products with A); ``10 n`` by default.
     callback : callable, optional
@@ -52,6 +72,11 @@ def steepest_descent(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callba
     Returns
     -------
     SolverResult
+        ``status`` is ``"converged"``, ``"maxiter reached"``, ``"negative
+        curvature ..."`` when ``r^T A r <= 0``, or ``"breakdown ..."`` when
+        ``r^T A r`` is zero to working precision (``A`` singular) or the
+        residual diverged (``A`` indefinite). ``x`` is then the last iterate;
+        it and ``residual_norms`` are always finite.
 
     Examples
     --------
@@ -68,6 +93,8 @@ def steepest_descent(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callba
     norms = [np.linalg.norm(r)]
     status = "maxiter reached"
     converged = False
+    largest_curvature = 0.0                     # max of r^T A r / r^T r so far
+    diverging = DIVERGENCE_FACTOR * norms[0]
     for k in range(maxiter + 1):
         if norms[-1] <= tol:
             converged, r = _true_residual_confirms(A, b, x, tol) if k else (True, r)
@@ -83,12 +110,21 @@ def steepest_descent(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callba
         if rq <= 0:
             status = f"negative curvature: r^T A r = {rq:.3g} at step {k}; A is not positive definite"
             break
+        largest_curvature = max(largest_curvature, rq / rr)
+        if rq <= ZERO_CURVATURE * largest_curvature * rr:
+            # alpha = rr / rq would be huge: a step to infinity along r.
+            status = (f"breakdown: r^T A r = {rq:.3g} is zero to working precision at step {k}; "
+                      "A is singular (b is not in its range) or not positive definite")
+            break
         alpha = rr / rq
         x += alpha * r
         r -= alpha * q
         norms.append(np.linalg.norm(r))
         if callback is not None:
             callback(x)
+        if norms[-1] > diverging:
+            status = _divergence(norms)
+            break
     return SolverResult(
         x=x, converged=converged, status=status, iterations=len(norms) - 1,
         residual_norms=np.array(norms), matvecs=A.count,
@@ -117,7 +153,9 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         Starting guess (zeros by default).
     rtol, atol : float
         Stop when ``||b - A x||_2 <= max(rtol ||b||_2, atol)`` (the true,
-        unpreconditioned residual; confirmed by one extra product).
+        unpreconditioned residual; confirmed by one extra product, and when
+        the true residual denies it CG restarts from that residual). Either
+        may be ``inf``: then ``x0`` is returned at once, converged.
     maxiter : int, optional
         Maximum number of iterations (products with A); ``10 n`` by default.
     M : ndarray, sparse matrix, LinearOperator or callable, optional
@@ -130,6 +168,11 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     CGResult
         With ``alphas`` and ``betas``. When ``p^T A p <= 0`` the solve stops,
         ``converged`` is False and ``status`` names the negative curvature.
+        ``status`` starts with ``"breakdown"`` when ``M`` is not positive
+        definite, when ``p^T A p`` is zero to working precision (``A`` is
+        singular on the Krylov subspace: ``b`` is not in the range of a
+        singular ``A``), or when the residual diverged. ``x`` is then the
+        last iterate; it and ``residual_norms`` are always finite.
 
     Examples
     --------
@@ -150,11 +193,18 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     z = M(r) if M is not None else r
     rz = r @ z
     p = z.copy()
+    # ||p||^2 in the M^{-1} inner product (the 2-norm without M), by its
+    # recurrence: p_k = z_k + beta p_{k-1} with r_k^T p_{k-1} = 0 gives
+    # p_k^T M^{-1} p_k = r_k^T z_k + beta^2 p_{k-1}^T M^{-1} p_{k-1}. It
+    # measures p^T A p per unit length without another pass over p.
+    pp = rz
+    largest_curvature = 0.0                         # max of p^T A p / pp so far
     # alpha p and alpha A p are formed here rather than in fresh temporaries:
     # at n = 10^6 each vector is 8 MB, and the vector updates, not the
     # arithmetic, are what an iteration spends outside the product with A.
     work = np.empty_like(b)
     norms, alphas, betas = [np.linalg.norm(r)], [], []
+    diverging = DIVERGENCE_FACTOR * norms[0]
     status, converged = "maxiter reached", False
     for k in range(maxiter + 1):
         if norms[-1] <= tol:
@@ -162,14 +212,24 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
             if converged:
                 status = "converged"
                 break
-            # The updated residual lied: continue from the true one.
+            # The updated residual lied: restart from the true one. p was
+            # scaled for the updated residual, which can be far smaller, so
+            # it is replaced too (alpha would otherwise be enormous).
             r = r_true
             z = M(r) if M is not None else r
             rz = r @ z
+            p = z.copy()
+            pp = rz
             norms[-1] = np.linalg.norm(r)
         if k == maxiter:
             break
-        if M is not None and rz <= 0:
+        if M is not None and rz == 0 and norms[-1] > 0:
+            # A positive definite M gives r^T M r > 0 for r != 0: exactly 0
+            # means it underflowed, far below any attainable accuracy.
+            status = (f"breakdown: r^T M r underflowed to 0 at step {k} (||r|| = "
+                      f"{norms[-1]:.3g}); the iteration cannot go on")
+            break
+        if M is not None and rz < 0:
             status = (f"breakdown: r^T M r = {rz:.3g} at step {k}; "
                       "the preconditioner M is not positive definite")
             break
@@ -178,6 +238,12 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         if pq <= 0:
             status = (f"negative curvature: p^T A p = {pq:.3g} at step {k}; "
                       "A is not positive definite")
+            break
+        largest_curvature = max(largest_curvature, pq / pp)
+        if pq <= ZERO_CURVATURE * largest_curvature * pp:
+            # T_k is singular: alpha = r^T z / p^T A p would step to infinity.
+            status = (f"breakdown: p^T A p = {pq:.3g} is zero to working precision at step {k}; "
+                      "A is singular on the Krylov subspace (b is not in its range)")
             break
         alpha = rz / pq
         x += np.multiply(alpha, p, out=work)        # x += alpha p
@@ -188,12 +254,16 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         p *= beta                                   # p = z + beta p, in place
         p += z
         rz = rz_new
+        pp = rz + beta**2 * pp
         # Without M, z is r and r^T z is ||r||^2 already: no second pass over r.
         norms.append(np.sqrt(rz) if M is None else np.linalg.norm(r))
         alphas.append(alpha)
         betas.append(beta)
         if callback is not None:
             callback(x)
+        if norms[-1] > diverging:
+            status = _divergence(norms)
+            break
     return CGResult(
         x=x, converged=converged, status=status, iterations=len(alphas),
         residual_norms=np.array(norms), matvecs=A.count,

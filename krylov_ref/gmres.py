@@ -9,6 +9,7 @@ is the residual norm.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field
 
@@ -100,7 +101,8 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
         rotated least-squares problem gives this residual norm at every step
         without forming ``x`` (right preconditioning leaves the residual
         unpreconditioned); it is confirmed with the true residual at the end
-        of the cycle.
+        of the cycle. Either may be ``inf``: then ``x0`` is returned at once,
+        converged.
     restart : int
         Steps per cycle ``m``; the basis ``V`` holds ``m + 1`` vectors.
     maxiter : int, optional
@@ -118,7 +120,12 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
     -------
     GMRESResult
         ``status`` is ``"converged"``, ``"maxiter reached"`` or
-        ``"breakdown ..."`` when the least-squares problem became singular.
+        ``"breakdown ..."`` when the least-squares matrix ``R`` became
+        singular to working precision (``A M`` singular on the Krylov
+        subspace, e.g. ``b`` not in the range of a singular ``A``, or a
+        singular ``M``). Then ``x`` is the least-squares iterate of the step
+        before, the best one reached, and the last entry of
+        ``residual_norms`` is its true residual.
 
     Raises
     ------
@@ -155,6 +162,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
     status, converged = "maxiter reached", bool(beta <= tol)
     iterations = cycles = 0
     steps = 0
+    scale = 0.0
     while not converged and iterations < maxiter:
         cycles += 1
         V[0] = r / beta                                 # v_1 = r / beta
@@ -162,15 +170,22 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
         g[0] = beta                                     # g = beta e_1
         R = np.zeros((m + 1, m))
         cs, sn = np.zeros(m), np.zeros(m)
-        happy = False
+        singular = False
+        inverse_norm = 0.0                              # bounds ||R^{-1}||_2, see below
         for j in range(min(m, maxiter - iterations)):
             w = A(precondition(V[j]))                   # w = A M v_j
             H[: j + 1, j] = _orthogonalize(V[: j + 1], w, work)
             H[j + 1, j] = np.linalg.norm(w)             # h_{j+1,j} = ||w||
+            # ||A M v_j|| is the norm of column j of H, V being orthonormal;
+            # the largest seen so far is a lower bound on ||A M||.
+            column_norm = np.linalg.norm(H[: j + 2, j])
+            scale = max(scale, column_norm)
             # w vanished: A M v_j lies in span(V), the Krylov space is
-            # invariant and holds the solution (a "happy breakdown").
-            # ||A M v_j|| is the norm of column j of H, V being orthonormal.
-            happy = H[j + 1, j] <= BREAKDOWN_TOL * np.linalg.norm(H[: j + 2, j])
+            # invariant and holds the solution (a "happy breakdown"), unless
+            # A M is singular on it (checked below). Measured against ||A M||,
+            # not ||A M v_j||: when v_j is a null vector of A M, w is all
+            # rounding noise, small only in absolute terms.
+            happy = H[j + 1, j] <= BREAKDOWN_TOL * scale
             if not happy:
                 np.divide(w, H[j + 1, j], out=V[j + 1])  # v_{j+1} = w / h_{j+1,j}
             R[: j + 2, j] = H[: j + 2, j]
@@ -183,22 +198,47 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
             g[j] = cs[j] * g[j]                         # g_j = cs_j g_j
             iterations += 1
             steps = j + 1
+            # R singular (to working precision): A M V_j has a null vector in
+            # the Krylov space, step j cannot lower the residual, and R y = g
+            # has no solution, or a huge meaningless one. The least-squares
+            # minimum is still that of step j - 1, whose R passed this test:
+            # keep that iterate and its residual. The exact test is an SVD;
+            # a free upper bound on ||R^{-1}|| usually makes it unnecessary.
+            # With c = R[:j, j] (||c|| <= ||A M v_j||) and rho = R[j, j],
+            # R_{j+1}^{-1} = [R_j^{-1}, -R_j^{-1} c / rho; 0, 1 / rho], so
+            # ||R_{j+1}^{-1}|| <= ||R_j^{-1}|| + (||R_j^{-1}|| ||c|| + 1) / |rho|;
+            # and ||R|| <= ||R||_F <= sqrt(steps) scale.
+            rho = abs(R[j, j])
+            sound = rho > 0
+            if sound:
+                inverse_norm += (inverse_norm * column_norm + 1.0) / rho
+                sound = inverse_norm * BREAKDOWN_TOL * math.sqrt(steps) * scale < 1.0
+            if not sound:
+                sigma = np.linalg.svd(R[:steps, :steps], compute_uv=False)
+                singular = not sigma[-1] > BREAKDOWN_TOL * max(sigma[0], scale)
+                if singular:
+                    norms.append(norms[-1])
+                    if callback is not None:
+                        callback(_updated(x, V, R, g, steps - 1, precondition))
+                    break
+                inverse_norm = 1.0 / sigma[-1]
             norms.append(abs(g[j + 1]))                 # ||r_j|| = |g_{j+1}|
             if callback is not None:
                 callback(_updated(x, V, R, g, steps, precondition))
             if norms[-1] <= tol or happy:
                 break
-        if abs(R[steps - 1, steps - 1]) <= BREAKDOWN_TOL * np.linalg.norm(H[: steps + 1, steps - 1]):
-            # R y = g has no solution: keep x from the start of the cycle.
-            status = (f"breakdown: the least-squares matrix R is singular at step "
-                      f"{iterations}; A M is singular on the Krylov subspace")
-            norms[-1] = beta
-            break
-        x = _updated(x, V, R, g, steps, precondition)   # x += M V y,  R y = g
+        # x += M V y with R y = g, over the columns before a singular step.
+        x = _updated(x, V, R, g, steps - 1 if singular else steps, precondition)
         r = b - A(x)                                    # restart from the true residual
         beta = np.linalg.norm(r)
         norms[-1] = beta
         converged = bool(beta <= tol)
+        if singular and not converged:
+            # Whatever the restart, the same null vector would stop it again.
+            status = (f"breakdown: A M is singular on the Krylov subspace (the least-squares "
+                      f"matrix R is singular at step {iterations}); x is the least-squares "
+                      f"iterate of step {iterations - 1}, the best reached")
+            break
     if converged:
         status = "converged"
     return GMRESResult(
@@ -210,5 +250,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
 
 def _updated(x, V, R, g, k, precondition):
     # x + M V_k y with R_k y = g_k: the minimiser over the current cycle.
+    if k == 0:
+        return x.copy()
     y = solve_triangular(R[:k, :k], g[:k])
     return x + precondition(y @ V[:k])

@@ -76,7 +76,8 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
         Starting guess (zeros by default).
     rtol, atol : float
         Stop when ``||b - A x||_2 <= max(rtol ||b||_2, atol)`` (confirmed
-        with the true residual by one extra product).
+        with the true residual by one extra product). Either may be ``inf``:
+        then ``x0`` is returned at once, converged.
     maxiter : int, optional
         Maximum number of iterations (products with A); ``10 n`` by default.
     M : ndarray, sparse matrix, LinearOperator or callable, optional
@@ -89,8 +90,8 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
     -------
     MINRESResult
         ``status`` is ``"converged"``, ``"maxiter reached"`` or
-        ``"breakdown ..."`` (``M`` not positive definite, or ``A`` singular
-        on the Krylov subspace).
+        ``"breakdown ..."`` (``M`` not positive definite or singular, or
+        ``A`` singular on the Krylov subspace).
 
     Examples
     --------
@@ -114,6 +115,7 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
     status = "maxiter reached"
     alphas, betas = [], []
     iterations = 0
+    m_scale = 0.0                                           # max s^T M s / s^T s seen
     # Each pass of this loop is one MINRES run from the residual r. A second
     # run happens only when the recurrence claims convergence that the true
     # residual denies, or the Lanczos process stops on an invariant subspace.
@@ -121,7 +123,8 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
         s_old, s = np.zeros_like(r), r
         z = precondition(s)                                 # z_1 = M s_1
         sz = s @ z
-        if not sz > 0:
+        definite, m_scale = _definite(M, s, sz, m_scale)
+        if not (sz > 0 and definite):
             status = (f"breakdown: r^T M r = {sz:.3g} at step {iterations}; "
                       "the preconditioner M is not positive definite")
             break
@@ -144,7 +147,8 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
             s_old, s = s, p                                 # s_{k+1} = beta_{k+1} q_{k+1}
             z = precondition(s)                             # z_{k+1} = M s_{k+1}
             sz = s @ z
-            if sz < 0:
+            definite, m_scale = _definite(M, s, sz, m_scale)
+            if sz < 0 or not definite:
                 status = (f"breakdown: r^T M r = {sz:.3g} at step {iterations + 1}; "
                           "the preconditioner M is not positive definite")
                 break
@@ -202,6 +206,24 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
         residual_norms=np.array(norms), matvecs=A.count,
         alphas=np.array(alphas), betas=np.array(betas),
     )
+
+
+def _definite(M, s, sz, m_scale):
+    """Whether ``s^T M s = sz`` is safely positive for ``s != 0``, and the
+    updated largest Rayleigh quotient ``m_scale`` of ``M``.
+
+    Without ``M``, ``sz = s^T s``: nothing to check. With a singular ``M``,
+    ``s^T M s`` can be zero to working precision for ``s != 0``: then
+    ``beta = sqrt(s^T M s)`` is rounding noise, the next Lanczos vector
+    ``z / beta`` is garbage and the residual direction grows without bound.
+    """
+    if M is None:
+        return True, m_scale
+    ss = s @ s
+    if ss == 0:          # s = 0: an invariant subspace, not a fault of M
+        return True, m_scale
+    m_scale = max(m_scale, sz / ss)
+    return bool(sz > BREAKDOWN_TOL * m_scale * ss), m_scale
 
 
 def _residual_direction(direction, cs, sn, s, beta):

@@ -13,16 +13,28 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator
 
-from ._operators import as_vector
+from ._operators import as_operator, as_vector, check_tolerances
 
-__all__ = ["hvp_fd", "newton_cg", "NewtonResult"]
+__all__ = ["hvp_fd", "truncated_cg", "InnerCG", "newton_cg", "NewtonResult",
+           "forcing_term"]
 
 # A line search that has halved the step this often has step ~1e-18 ||d||:
 # no further progress is possible in double precision.
 MAX_BACKTRACKS = 60
+
+# The forcing term: Eisenstat & Walker's choice 2 with their gamma = 0.9 and
+# alpha = 2, started and capped at 0.9 (a loose first solve: far from the
+# minimiser the quadratic model is poor, and exact Newton steps are wasted).
+ETA_0 = 0.9
+ETA_MAX = 0.9
+EW_GAMMA = 0.9
+EW_ALPHA = 2.0
 
 
 def hvp_fd(grad, x, v, eps=None):
@@ -98,6 +110,12 @@ class NewtonResult:
         ``f(x)`` at the last iterate.
     nfev, ngev, nhev : int
         Evaluations of ``f``, of ``grad f``, and Hessian-vector products.
+    forcing_terms : ndarray
+        The forcing term ``eta_k`` of every Newton step.
+    inner_per_step : ndarray of int
+        Products ``H v`` of every Newton step's inner CG.
+    steps : ndarray
+        The step length ``t_k`` the line search accepted at every Newton step.
     """
 
     x: np.ndarray
@@ -111,6 +129,9 @@ class NewtonResult:
     nfev: int
     ngev: int
     nhev: int
+    forcing_terms: np.ndarray
+    inner_per_step: np.ndarray
+    steps: np.ndarray
 
     def __repr__(self):
         return (
@@ -148,40 +169,118 @@ def _check_integer(value, name, minimum):
     return int(value)
 
 
-def _truncated_cg(Hv, g, tol, maxiter):
-    """The inner CG of Newton-CG: solve ``H d = -g`` from ``d = 0`` until
-    ``||H d + g|| <= tol`` (Nocedal & Wright, Algorithm 7.1).
+class InnerCG(NamedTuple):
+    """Outcome of :func:`truncated_cg`: the step ``d``, the residual norms
+    ``||H d_j + g||`` (``||g||`` first, one per completed CG step) and whether
+    the solve stopped on ``p^T H p <= 0``."""
 
-    Returns ``(d, products, met_negative_curvature)``.
+    d: np.ndarray
+    residual_norms: list
+    negative_curvature: bool
+
+    @property
+    def products(self):
+        """Products ``H p`` used: one per completed step, plus the one that
+        revealed negative curvature."""
+        return len(self.residual_norms) - 1 + int(self.negative_curvature)
+
+
+def _as_matvec(H, n):
+    """``v -> H v`` for a matrix, a LinearOperator, a callable or anything
+    that supports ``H @ v``."""
+    if isinstance(H, (np.ndarray, LinearOperator)) or sp.issparse(H) or callable(H):
+        return as_operator(H, n, "H")
+    if hasattr(H, "__matmul__") and getattr(H, "shape", (n, n)) == (n, n):
+        return as_operator(lambda v: H @ v, n, "H")
+    raise ValueError(f"H must be a matrix, an operator supporting H @ v, or a callable "
+                     f"v -> H v of order {n}; got {type(H).__name__}")
+
+
+def truncated_cg(H, g, *, rtol=0.5, atol=0.0, maxiter=None):
+    """The inner solve of Newton-CG: CG on ``H d = -g`` from ``d = 0``,
+    truncated (Nocedal & Wright, Algorithm 7.1).
+
+    The algorithm box of lesson 07::
+
+        d = 0,  r = g,  p = -r                     # r = H d + g
+        until ||r|| <= max(rtol ||g||, atol):
+            q = H p
+            if p^T q <= 0:  return d  (or -g if this is the first step)
+            alpha = r^T r / p^T q
+            d = d + alpha p;   r = r + alpha q
+            beta = r_new^T r_new / r^T r;   p = -r + beta p
+
+    Parameters
+    ----------
+    H : ndarray, sparse matrix, LinearOperator, callable or operator
+        The Hessian (or any symmetric matrix), used only through ``H @ v``.
+    g : ndarray, shape (n,)
+        The gradient: the right-hand side is ``-g``.
+    rtol, atol : float
+        Stop when ``||H d + g|| <= max(rtol ||g||, atol)``; ``rtol`` is the
+        forcing term ``eta`` of inexact Newton.
+    maxiter : int, optional
+        Maximum number of products ``H p``; ``n`` by default (where CG
+        finishes in exact arithmetic).
+
+    Returns
+    -------
+    InnerCG
+        ``(d, residual_norms, negative_curvature)``. On negative curvature
+        ``p^T H p <= 0`` the last iterate ``d`` is returned, which still
+        decreases the quadratic model; at the first step there is none and
+        ``d = -g``, the steepest-descent direction. ``d = 0`` (no product)
+        when ``||g|| <= atol``, in particular when ``g = 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from krylov_ref.newton import truncated_cg
+    >>> H = np.diag([1.0, 2.0, 4.0])
+    >>> d, norms, negative = truncated_cg(H, np.ones(3), rtol=1e-10)
+    >>> np.round(d, 12).tolist(), len(norms) - 1, negative
+    ([-1.0, -0.5, -0.25], 3, False)
+    >>> truncated_cg(np.diag([-1.0, 2.0]), np.array([1.0, 0.0])).d.tolist()
+    [-1.0, -0.0]
     """
-    d = np.zeros_like(g)
+    g = as_vector(g, None, "g")
+    n = g.shape[0]
+    check_tolerances(rtol, atol, maxiter)
+    maxiter = n if maxiter is None else int(maxiter)
+    Hv = _as_matvec(H, n)
+    d = np.zeros(n)
     r = g.copy()                             # r = H d + g, the residual (d = 0)
-    p = -r
     rr = r @ r
+    norms = [np.sqrt(rr)]
+    tol = max(rtol * norms[0], atol)
+    p = -r
     for j in range(maxiter):
-        Hp = Hv(p)
-        curvature = p @ Hp
+        if norms[-1] <= tol:                 # the forcing test ||r|| <= eta ||g||
+            break
+        q = Hv(p)
+        curvature = p @ q
         if curvature <= 0:
             # H is not positive definite along p: the quadratic model has no
             # minimiser. Stop with the last d, which still decreases the model;
             # at the first step there is none, and -g is a descent direction.
-            return (-g if j == 0 else d), j + 1, True
+            return InnerCG(-g if j == 0 else d, norms, True)
         alpha = rr / curvature               # alpha = r^T r / p^T H p
-        d += alpha * p
-        r += alpha * Hp                      # keeps r = H d + g
+        d = d + alpha * p
+        r = r + alpha * q                    # keeps r = H d + g
         rr_new = r @ r
-        if np.sqrt(rr_new) <= tol:           # the forcing test ||r|| <= eta ||g||
-            return d, j + 1, False
+        norms.append(np.sqrt(rr_new))
         beta = rr_new / rr                   # beta = r_new^T r_new / r^T r
         p = -r + beta * p
         rr = rr_new
-    return d, maxiter, False
+    return InnerCG(d, norms, False)
 
 
 def _armijo(fun, x, f, d, slope, c1):
     """Backtracking: the first ``t = 1, 1/2, 1/4, ...`` with
     ``f(x + t d) <= f(x) + c1 t g^T d``. Starting at ``t = 1`` keeps the full
     Newton step whenever it is acceptable, and so the fast local rate."""
+    # Rounding in f: values within a few ulps of f cannot be told apart.
+    noise = 4 * np.finfo(float).eps * abs(f)
     t = 1.0
     for _ in range(MAX_BACKTRACKS):
         x_t = x + t * d
@@ -191,8 +290,63 @@ def _armijo(fun, x, f, d, slope, c1):
         # for NaN, so a step into NaN backtracks too.)
         if f_t < f and f_t <= f + c1 * t * slope:
             return t, x_t, f_t
+        if t == 1.0 and -slope <= noise and f_t <= f + noise:
+            # The model predicts a decrease below the rounding of f: f cannot
+            # judge the step. Near a minimiser that is the full Newton step,
+            # so take it and let the gradient test decide.
+            return t, x_t, f_t
         t *= 0.5
     return None, x, f
+
+
+def forcing_term(grad_norms, eta_prev):
+    """Eisenstat & Walker's forcing term, their choice 2, for Newton step k.
+
+    ``eta_0 = 0.9``; then ``eta_k = 0.9 (||g_k|| / ||g_{k-1}||)^2``, raised to
+    ``0.9 eta_{k-1}^2`` when that safeguard exceeds 0.1 (so that ``eta`` does
+    not fall abruptly after one lucky step), and capped at 0.9. The gradient
+    enters only as a ratio: rescaling ``f`` does not change the steps. Fast
+    gradient decrease means the quadratic model is good, and the next solve
+    is worth doing accurately; near the solution ``eta_k -> 0`` like
+    ``||g_k||^2 / ||g_{k-1}||^2``, which keeps Newton's fast local rate.
+
+    (S. C. Eisenstat and H. F. Walker, "Choosing the forcing terms in an
+    inexact Newton method", SIAM J. Sci. Comput. 17(1), 16-32, 1996.)
+
+    Parameters
+    ----------
+    grad_norms : sequence of float
+        ``||g_0||, ..., ||g_k||``.
+    eta_prev : float or None
+        ``eta_{k-1}`` (ignored when k = 0).
+
+    Examples
+    --------
+    >>> from krylov_ref.newton import forcing_term
+    >>> forcing_term([2.0], None)
+    0.9
+    >>> round(forcing_term([2.0, 1.0, 0.01], 0.1), 6)     # 0.9 * (0.01)^2
+    9e-05
+    >>> round(forcing_term([2.0, 1.0], 0.9), 4)           # the safeguard 0.9 * 0.9^2
+    0.729
+    """
+    if len(grad_norms) < 2:
+        return ETA_0
+    eta = EW_GAMMA * (grad_norms[-1] / grad_norms[-2]) ** EW_ALPHA
+    safeguard = EW_GAMMA * eta_prev ** EW_ALPHA
+    if safeguard > 0.1:
+        eta = max(eta, safeguard)
+    return min(eta, ETA_MAX)
+
+
+class _Hessian:
+    """``H(x)`` at the current point as an operator: ``H @ v = hessp(x, v)``."""
+
+    def __init__(self, hessp, x):
+        self.hessp, self.x, self.shape = hessp, x, (x.shape[0], x.shape[0])
+
+    def __matmul__(self, v):
+        return self.hessp(self.x, v)
 
 
 def newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100, inner_maxiter=None,
@@ -200,24 +354,16 @@ def newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100, inner_maxiter=Non
     """Truncated Newton with inner CG, negative-curvature detection and an
     Armijo backtracking line search.
 
-    The algorithm box of lesson 07 (Nocedal & Wright, Algorithm 7.1)::
+    The algorithm box of lesson 07 (Nocedal & Wright, Algorithm 7.1, with
+    Eisenstat & Walker's forcing term)::
 
         for k = 0, 1, 2, ...
             g = grad f(x);  stop if ||g|| <= gtol
-            eta = min(0.5, sqrt(||g|| / ||g_0||))       # forcing term
-            d = CG on H(x) d = -g from d = 0,
-                until ||H d + g|| <= max(eta ||g||, gtol / 2),
-                or p^T H p <= 0: then d = last CG iterate (-g at the first step)
+            eta = forcing_term(||g_0||..||g_k||, eta_{k-1})
+            d = truncated_cg(H(x), g, rtol=eta, atol=gtol / 2)
+            if g^T d >= 0:  d = -g                      # rounding only
             t = 1, 1/2, 1/4, ... until f(x + t d) <= f(x) + c1 t g^T d
             x = x + t d
-
-    The forcing term is Nocedal & Wright's ``eta_k = min(0.5, sqrt(||g_k||))``
-    (their (7.3); not Eisenstat-Walker's choice 2) with the gradient measured
-    relative to the start, ``||g_k|| / ||g_0||``, so that rescaling ``f`` by a
-    constant does not change the Newton steps (the absolute form depends on the
-    units of ``f``). Loose solves far from the solution, where the quadratic
-    model is poor anyway; ``eta_k -> 0`` like ``sqrt(||g_k||)`` near it,
-    which keeps Newton's superlinear rate.
 
     The floor ``gtol / 2`` on the inner tolerance stops CG from solving the
     last Newton system more accurately than the outer test needs: the
@@ -237,7 +383,9 @@ def newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100, inner_maxiter=Non
         ``(x, v) -> H(x) v`` (SciPy's signature). For Hessian-free Newton
         without second derivatives pass
         ``hessp=lambda x, v: hvp_fd(grad, x, v)``; its two gradients per
-        product are then counted in ``nhev``, not ``ngev``.
+        product are then counted in ``nhev``, not ``ngev``. Any symmetric
+        curvature product will do: ``H + lam I`` (damping), or the
+        Gauss-Newton product of :class:`~krylov_ref.models.TwoLayerMLP`.
     gtol : float
         Stop when ``||grad f(x)||_2 <= gtol`` (absolute).
     maxiter : int
@@ -254,7 +402,8 @@ def newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100, inner_maxiter=Non
     -------
     NewtonResult
         ``x``, ``converged``, ``status``, ``iterations``, ``grad_norms``
-        (initial first) and the counts ``nfev``, ``ngev``, ``nhev``.
+        (initial first), the counts ``nfev``, ``ngev``, ``nhev``, and per
+        Newton step the forcing terms, inner products and step lengths.
 
     Raises
     ------
@@ -292,19 +441,22 @@ def newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100, inner_maxiter=Non
     g = grad(x)
     norms = [np.linalg.norm(g)]
     status, converged = "maxiter reached", False
-    inner, negative = 0, 0
+    negative = 0
+    etas, inner, steps = [], [], []
+    eta = None
     for k in range(maxiter + 1):
         if norms[-1] <= gtol:
             status, converged = "converged", True
             break
         if k == maxiter:
             break
-        eta = min(0.5, np.sqrt(norms[-1] / norms[0]))
-        inner_tol = max(eta * norms[-1], 0.5 * gtol)
-        d, products, met_negative = _truncated_cg(lambda v: hessp(x, v), g, inner_tol,
-                                                  inner_maxiter)
-        inner += products
-        negative += met_negative
+        eta = forcing_term(norms, eta)
+        solve = truncated_cg(_Hessian(hessp, x), g, rtol=eta, atol=0.5 * gtol,
+                             maxiter=inner_maxiter)
+        d = solve.d
+        etas.append(eta)
+        inner.append(solve.products)
+        negative += solve.negative_curvature
         slope = g @ d
         if not slope < 0:
             # Rounding can spoil CG's guarantee g^T d < 0; fall back to -g.
@@ -315,13 +467,16 @@ def newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100, inner_maxiter=Non
                       f"halvings at ||g|| = {norms[-1]:.3g}; either gtol is below what "
                       "rounding in f allows, or grad is not the gradient of fun")
             break
+        steps.append(t)
         g = grad(x)
         norms.append(np.linalg.norm(g))
         if callback is not None:
             callback(x)
     return NewtonResult(
         x=x, converged=converged, status=status, iterations=len(norms) - 1,
-        inner_iterations=inner, negative_curvature=negative,
+        inner_iterations=int(sum(inner)), negative_curvature=negative,
         grad_norms=np.array(norms), fun=f,
         nfev=fun.count, ngev=grad.count, nhev=hessp.count,
+        forcing_terms=np.array(etas), inner_per_step=np.array(inner, dtype=int),
+        steps=np.array(steps),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_convergence", "plot_contours"]
+__all__ = ["plot_convergence", "plot_contours", "set_log_ticks"]
 
 
 def _axes(ax):
@@ -128,4 +128,51 @@ def plot_contours(A, b, paths=None, ax=None, *, title="Contours of $f(x)$",
     ax.set_ylabel("$x_2$")
     ax.set_title(title)
     ax.legend()
+    return ax
+
+
+def set_log_ticks(ax, ticks, axis="x"):
+    """Label a logarithmic axis at ``ticks`` only, in plain numbers.
+
+    Matplotlib labels the minor ticks of a log axis that spans less than a
+    decade ("3x10^2", "4x10^2", ...), and the labels collide; this puts one
+    plain label at each given value and none elsewhere.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    ticks : array_like of positive numbers
+        Where the labels go, e.g. the measured sizes.
+    axis : {"x", "y"}
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from krylov_ref.plotting import set_log_ticks
+    >>> _, ax = plt.subplots()
+    >>> _ = ax.loglog([200, 400, 800], [1, 8, 64])
+    >>> _ = set_log_ticks(ax, [200, 400, 800])
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['200', '400', '800']
+    >>> plt.close("all")
+    """
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    ticks = np.asarray(ticks, dtype=float).ravel()
+    if ticks.size == 0 or not np.all(np.isfinite(ticks)) or np.any(ticks <= 0):
+        raise ValueError("ticks must be finite positive numbers on a log axis")
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    which.set_major_locator(FixedLocator(ticks))
+    which.set_minor_locator(NullLocator())
+    which.set_minor_formatter(NullFormatter())
+    labels = [f"{t:g}" for t in ticks]
+    (ax.set_xticklabels if axis == "x" else ax.set_yticklabels)(labels)
     return ax

@@ -91,13 +91,15 @@ def poisson2d(m, seed=0):
     --------
     >>> from krylov_ref.problems import poisson2d
     >>> p = poisson2d(3)
-    >>> p.A.shape, p.A.diagonal()[0]
-    ((9, 9), np.float64(4.0))
+    >>> p.A.shape, p.A.diagonal()[0], p.A.nnz
+    ((9, 9), np.float64(4.0), 33)
     """
     m = _positive_int(m, "m")
     T = poisson1d(m).A
     I = sp.identity(m, format="csr")
     A = sp.csr_array(sp.kron(I, T) + sp.kron(T, I))
+    # For small m, kron goes through a block format that stores explicit zeros.
+    A.eliminate_zeros()
     lam1 = 2 - 2 * np.cos(np.arange(1, m + 1) * np.pi / (m + 1))
     lam = np.sort(np.add.outer(lam1, lam1).ravel())
     b, x_true = _rhs(A, seed)
@@ -413,3 +415,168 @@ def _block_runs(n, block):
     if n % block:
         runs.append((full * block, n % block, 1))
     return runs
+
+
+# --------------------------------------------------------------------------
+# Lesson 05: coefficient jumps, and finite-element matrices shipped with pyamg
+
+__all__ += ["jump_diffusion2d", "pyamg_example"]
+
+
+def _diffusion_matrix(kappa):
+    """Five-point finite volumes for ``-div(kappa grad u)`` on the grid of
+    ``kappa`` (``m x m``, index ``iy * m + ix``), zero Dirichlet boundary
+    values, scaled by ``h^2``; the coefficient between two neighbours is the
+    harmonic mean of their ``kappa``, a boundary face uses the point's own."""
+    m = kappa.shape[0]
+    # Face coefficients: harmonic means between neighbours (the flux through
+    # a face between two materials is limited by the less conductive one).
+    east = np.empty((m, m))
+    east[:, :-1] = 2 * kappa[:, :-1] * kappa[:, 1:] / (kappa[:, :-1] + kappa[:, 1:])
+    east[:, -1] = kappa[:, -1]
+    west = np.empty((m, m))
+    west[:, 1:] = east[:, :-1]
+    west[:, 0] = kappa[:, 0]
+    north = np.empty((m, m))
+    north[:-1, :] = 2 * kappa[:-1, :] * kappa[1:, :] / (kappa[:-1, :] + kappa[1:, :])
+    north[-1, :] = kappa[-1, :]
+    south = np.empty((m, m))
+    south[1:, :] = north[:-1, :]
+    south[0, :] = kappa[0, :]
+    diagonal = (east + west + north + south).ravel()
+    # Coupling of point k to k + 1 (none across the end of a grid row) and to k + m.
+    to_east = east.copy()
+    to_east[:, -1] = 0.0
+    to_east = to_east.ravel()[:-1]
+    to_north = north[:-1, :].ravel()
+    A = sp.diags_array([-to_north, -to_east, diagonal, -to_east, -to_north],
+                       offsets=[-m, -1, 0, 1, m], format="csr")
+    A.eliminate_zeros()
+    return A
+
+
+def jump_diffusion2d(m, contrast=1e4, blocks=4, seed=0):
+    """Diffusion ``-div(kappa grad u)`` with a piecewise-constant coefficient
+    that jumps by a factor ``contrast`` (sparse CSR, SPD).
+
+    The unit square is cut into ``blocks x blocks`` equal squares; each
+    holds ``kappa = 1`` or ``kappa = contrast``, chosen at random (seeded),
+    with both values present. Discretised like :func:`variable_diffusion2d`
+    (five-point finite volumes on an ``m x m`` interior grid, harmonic means
+    across faces, scaled by ``h^2``), so at ``contrast = 1`` it is
+    :func:`poisson2d`. The diagonal jumps with ``kappa``: a model of a
+    composite material, where Jacobi's rescaling removes most of the
+    ill-conditioning that the jumps add (lesson 05).
+
+    Parameters
+    ----------
+    m : int
+        Grid points per direction, ``>= blocks``.
+    contrast : float
+        ``max kappa / min kappa``, ``>= 1``.
+    blocks : int
+        Squares per direction, ``>= 2``.
+    seed : int
+        Seed of the layout of the squares and of the known solution.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from krylov_ref.problems import jump_diffusion2d
+    >>> p = jump_diffusion2d(16, contrast=1e4, blocks=4)
+    >>> p.n, p.spd, bool(abs(p.A - p.A.T).max() == 0)
+    (256, True, True)
+    >>> d = p.A.diagonal()
+    >>> bool(d.max() / d.min() > 1e3)
+    True
+    """
+    blocks = _positive_int(blocks, "blocks", minimum=2)
+    m = _positive_int(m, "m", minimum=blocks)
+    contrast = _check_real(contrast, "contrast", minimum=1.0)
+    rng = np.random.default_rng(seed)
+    # A layout with both materials: blocks^2 >= 4 squares, redrawn until mixed
+    # (a uniform layout has probability 2^(1 - blocks^2) <= 1/8 per draw).
+    while True:
+        layout = rng.integers(0, 2, size=(blocks, blocks))
+        if 0 < layout.sum() < layout.size:
+            break
+    square = (np.arange(m) * blocks) // m            # which square each grid line is in
+    kappa = np.where(layout[np.ix_(square, square)] == 1, contrast, 1.0)
+    A = _diffusion_matrix(kappa)
+    b, x_true = _rhs(A, seed)
+    return Problem(f"jump_diffusion2d(m={m}, contrast={contrast:g}, blocks={blocks})",
+                   A, b, x_true, True, True)
+
+
+#: The examples of ``pyamg.gallery.load_example`` that hold a real SPD matrix
+#: (checked by tests/test_problems_lesson05.py): finite elements for the
+#: Poisson equation on an airfoil mesh and on a knot, linear elasticity of a
+#: bar (3 unknowns per node), a discontinuous Galerkin diffusion operator and
+#: a 3-D problem on a unit cube. (Not "unit_square": a Neumann Laplacian,
+#: singular; nor "recirc_flow", non-symmetric, or "helmholtz_2D", complex.)
+PYAMG_SPD_EXAMPLES = ("airfoil", "bar", "knot", "local_disc_galerkin_diffusion", "unit_cube")
+
+
+def pyamg_example(name, seed=0):
+    """A finite-element matrix that ships with pyamg, as a :class:`Problem`.
+
+    Loads ``pyamg.gallery.load_example(name)`` (data files inside the pyamg
+    package: nothing is downloaded), returns its matrix as a CSR array with
+    a right-hand side built from a seeded random solution, and states
+    whether the matrix is symmetric and positive definite -- decided here,
+    not assumed: symmetric to rounding (then symmetrised exactly, so that
+    IC(0) and CG see an exactly symmetric matrix) and with a smallest
+    eigenvalue above rounding level (``n eps max |lambda|``).
+
+    Parameters
+    ----------
+    name : str
+        One of pyamg's examples, e.g. ``"airfoil"``, ``"bar"``, ``"knot"``
+        (:data:`PYAMG_SPD_EXAMPLES` lists the SPD ones).
+    seed : int
+        Seed of the known solution.
+
+    Returns
+    -------
+    Problem
+        ``symmetric`` and ``spd`` as found. Complex examples are refused.
+
+    Raises
+    ------
+    ValueError
+        If pyamg has no example ``name``, or its matrix is complex.
+
+    Examples
+    --------
+    >>> from krylov_ref.problems import pyamg_example
+    >>> p = pyamg_example("airfoil")
+    >>> p.n, p.symmetric, p.spd
+    (260, True, True)
+    """
+    from pyamg.gallery import load_example  # pyamg is a dependency; imported when used
+
+    try:
+        data = load_example(name)
+    except (ValueError, KeyError, FileNotFoundError, OSError) as exc:
+        raise ValueError(f"pyamg has no example {name!r} ({exc})") from None
+    A = sp.csr_array(data["A"])
+    if np.iscomplexobj(A.data):
+        raise ValueError(f"pyamg's example {name!r} is complex; the course's problems are real")
+    A = sp.csr_array(A, dtype=float)
+    A.sum_duplicates()
+    scale = abs(A).max() if A.nnz else 1.0
+    symmetric = bool(A.nnz == 0 or abs(A - A.T).max() <= 1e-10 * scale)
+    if symmetric:
+        A = sp.csr_array((A + A.T) / 2)
+    spd = symmetric and _positive_definite(A)
+    b, x_true = _rhs(A, seed)
+    return Problem(f"pyamg_example({name!r})", A, b, x_true, symmetric, spd)
+
+
+def _positive_definite(A):
+    # The examples are small (at most a few thousand unknowns): the dense
+    # spectrum is the plainest test. A Cholesky factorisation is not enough:
+    # it succeeds, by rounding, on singular matrices such as a Neumann
+    # Laplacian ("unit_square"), whose smallest eigenvalue is zero.
+    lam = np.linalg.eigvalsh(A.toarray())
+    return bool(lam[0] > A.shape[0] * np.finfo(float).eps * abs(lam).max())

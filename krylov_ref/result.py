@@ -14,16 +14,20 @@ class SolverResult:
     Attributes
     ----------
     x : ndarray
-        The last iterate.
+        The last iterate (for GMRES after a breakdown, the best one reached).
+        Always finite: a solver stops with a breakdown rather than overflow.
     converged : bool
         True when ``||b - A x|| <= max(rtol ||b||, atol)`` was reached.
     status : str
         Why the solver stopped: ``"converged"``, ``"maxiter reached"``,
-        ``"negative curvature ..."``, ``"breakdown ..."``.
+        ``"negative curvature ..."``, ``"breakdown ..."`` (an inner product
+        or a pivot zero to working precision, a singular ``A`` or ``M``, a
+        diverging residual; the rest of the text says which).
     iterations : int
         Number of iterations (one product with A each).
     residual_norms : ndarray
-        ``||r_k||_2`` for k = 0..iterations, the initial residual first.
+        ``||r_k||_2`` for k = 0..iterations, the initial residual first;
+        always finite.
     matvecs : int
         Products with A, including the initial residual and checks of the
         true residual.

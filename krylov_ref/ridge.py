@@ -102,7 +102,7 @@ def ridge_cg(X, y, lam, *, x0=None, rtol=1e-5, atol=0.0, maxiter=None, callback=
         Stop when the residual *of the normal equations* is small:
         ``||X^T y - (X^T X + lam I) beta||_2 <= max(rtol ||X^T y||_2, atol)``.
         This is not the least-squares residual ``||y - X beta||``, which does
-        not go to zero.
+        not go to zero. Either may be ``inf`` (stop at once, converged).
     maxiter : int, optional
         Maximum number of CG iterations; ``10 n`` by default.
     callback : callable, optional
@@ -181,6 +181,7 @@ def cgls(X, y, damp=0.0, *, x0=None, rtol=1e-5, atol=0.0, maxiter=None, callback
         Stop when the normal-equations residual is small:
         ``||X^T (y - X beta) - damp^2 beta||_2 <= max(rtol ||X^T y||_2, atol)``
         (confirmed by recomputing it from ``beta``, one more pair of products).
+        Either may be ``inf`` (stop at once, converged).
     maxiter : int, optional
         Maximum number of iterations; ``10 n`` by default.
     callback : callable, optional

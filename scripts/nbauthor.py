@@ -4,6 +4,9 @@ Authors can edit notebooks in JupyterLab (View > nbgrader toolbar); this
 module is for writing or extending a lesson from Python, with the
 conventions of DESIGN.md built in:
 
+* the set-up cell (the first code cell: imports, the lesson's checks,
+  ``use_own``) is a read-only nbgrader cell ``setup``, restored from the
+  gradebook when a submission is graded;
 * answer cell ``<name>_answer``: the contract and a ``### BEGIN SOLUTION`` block;
 * visible test ``<name>_visible`` right after it, calling ``krylov_ref.checks``;
 * hidden test ``<name>_hidden`` right after that (nbgrader re-inserts a deleted
@@ -61,9 +64,30 @@ class Lesson:
         """A markdown cell."""
         return self._add(new_markdown_cell(_clean(src)), "md")
 
-    def code(self, src):
-        """An ordinary code cell (demonstration)."""
-        return self._add(new_code_cell(_clean(src)), "code")
+    def code(self, src, alt=None):
+        """An ordinary code cell (demonstration); ``alt`` describes its figure.
+
+        nbconvert's HTML (nbgrader's feedback pages) uses a cell's ``alt``
+        as the alternative text of its images; a cell that calls
+        ``plt.show()`` must have one.
+        """
+        cell = self._add(new_code_cell(_clean(src)), "code")
+        if alt is not None:
+            cell.metadata["alt"] = alt
+        elif "plt.show()" in cell.source:
+            raise ValueError(f"cell {cell.id} draws a figure: give it alt= text")
+        return cell
+
+    def setup(self, src):
+        """The lesson's set-up cell: read-only, it must import the lesson's checks."""
+        src = _clean(src)
+        if "krylov_ref.checks" not in src:
+            raise ValueError("the set-up cell must import the lesson's checks")
+        cell = new_code_cell(src, metadata=_nbgrader("setup", grade=False, solution=False,
+                                                     locked=True))
+        cell.id = "setup"
+        self.cells.append(cell)
+        return cell
 
     def answer(self, grade_id, src):
         """An autograded answer cell; ``src`` holds ``### BEGIN/END SOLUTION``."""

@@ -1,15 +1,20 @@
 """Regenerate the student versions: lessons/ from solutions/ via nbgrader.
 
-Usage: ``python scripts/release.py [COURSE_ROOT]`` (``make release``).
+Usage: ``python scripts/release.py [--force] [COURSE_ROOT]`` (``make release``,
+``make release FORCE=1``).
 
 Every lesson ``solutions/NN_name/NN_name.ipynb`` is an nbgrader assignment;
 ``nbgrader generate_assignment`` strips the solutions and hidden tests and
 writes ``lessons/NN_name/NN_name.ipynb``. The output is deterministic (the
-same input gives the same bytes), which the sync test relies on.
+same input gives the same bytes), which the sync test relies on. A lesson
+notebook that changed since the last release (someone worked in it) is not
+overwritten unless ``--force`` is given; see krylov_ref/grading/course.py.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -18,39 +23,58 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def lesson_names(root=ROOT):
     """Names of the lessons: the folders of solutions/ holding a notebook of the same name."""
-    src = Path(root) / "solutions"
-    return sorted(d.name for d in src.iterdir()
-                  if d.is_dir() and (d / f"{d.name}.ipynb").is_file())
+    from krylov_ref.grading.course import lesson_names as names
+
+    return names(root)
+
+
+def course_config(root=ROOT):
+    """The course's nbgrader configuration (loading it prepares the course folder)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
 
 
 def nbgrader_api(root=ROOT):
     """An NbGraderAPI configured by the course's nbgrader_config.py under ``root``."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    coursedir = CourseDirectory(config=config)
-    return NbGraderAPI(coursedir=coursedir, config=config)
+    config = course_config(root)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
-def release(root=ROOT, names=None):
-    """Run ``generate_assignment`` for every lesson under ``root``.
+def release(root=ROOT, names=None, force=False):
+    """Regenerate lessons/ under ``root`` (see krylov_ref.grading.course.release)."""
+    from krylov_ref.grading.course import _BUSY, release as course_release
 
-    Raises
-    ------
-    RuntimeError
-        If nbgrader reports a failure, with its log.
-    """
     root = Path(root).resolve()
-    api = nbgrader_api(root)
-    for name in names or lesson_names(root):
-        result = api.generate_assignment(name, force=True)
-        if not result["success"]:
-            raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n"
-                               f"{result.get('log', '')}\n{result.get('error', '')}")
-        print(f"released {name} -> lessons/{name}/{name}.ipynb")
+    # The release updates the gradebook itself: no need for the config's sync.
+    os.environ[_BUSY] = "1"
+    try:
+        config = course_config(root)
+    finally:
+        os.environ.pop(_BUSY, None)
+    return course_release(root, config, force=force, names=names)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", nargs="?", default=str(ROOT))
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite lesson notebooks even if someone changed them")
+    parser.add_argument("--lesson", action="append",
+                        help="release only this lesson (repeatable); all of them by default")
+    args = parser.parse_args(argv)
+    from krylov_ref.grading.course import ReleaseRefused
+
+    try:
+        release(args.root, names=args.lesson, force=args.force)
+    except ReleaseRefused as exc:
+        print(f"make release: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    release(sys.argv[1] if len(sys.argv) > 1 else ROOT)
+    sys.exit(main())

@@ -1,5 +1,6 @@
 """Lesson 02's checks: correct implementations pass (several valid variants,
-including classical Gram-Schmidt), each typical mistake is named, and the
+including Gram-Schmidt with reorthogonalisation), each typical mistake is named
+(classical Gram-Schmidt among them: the exercise asks for modified), and the
 library shortcuts are refused."""
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def test_check_krylov_matrix_refuses_shortcuts():
 
     with pytest.raises(NotAllowedError, match="not allowed"):
         check_krylov_matrix(uses_reference)
-    with pytest.raises(TypeError, match="use A @ v"):
+    with pytest.raises(WrongAnswer, match="raised TypeError in .*use A @ v"):
         check_krylov_matrix(uses_matrix_power)
 
 
@@ -153,12 +154,53 @@ def arnoldi_lists(A, v0, k):
     return np.column_stack(qs), np.array(cols).T
 
 
+def arnoldi_mgs_in_place(A, v0, k):
+    """Modified Gram-Schmidt with in-place updates: the same algorithm, other rounding."""
+    n = v0.shape[0]
+    Q = np.zeros((n, k + 1))
+    H = np.zeros((k + 1, k))
+    Q[:, 0] = v0 / np.linalg.norm(v0)
+    for j in range(k):
+        w = A @ Q[:, j]
+        for i in range(j + 1):
+            H[i, j] = w @ Q[:, i]
+            w -= H[i, j] * Q[:, i]
+        H[j + 1, j] = np.linalg.norm(w)
+        Q[:, j + 1] = w / H[j + 1, j]
+    return Q, H
+
+
 @pytest.mark.parametrize("case", ARNOLDI_CASES)
-@pytest.mark.parametrize("right", [arnoldi_mgs, arnoldi_cgs, lambda A, v0, k: arnoldi_cgs(A, v0, k, 2),
-                                   arnoldi_lists])
-def test_check_arnoldi_accepts_correct_answers_including_classical_gram_schmidt(right, case, capsys):
+@pytest.mark.parametrize("right", [arnoldi_mgs, arnoldi_mgs_in_place,
+                                   lambda A, v0, k: arnoldi_cgs(A, v0, k, 2), arnoldi_lists])
+def test_check_arnoldi_accepts_correct_answers_including_reorthogonalisation(right, case, capsys):
     check_arnoldi(right, **case)
     assert "\u2713 arnoldi" in capsys.readouterr().out
+
+
+def test_check_arnoldi_asks_for_modified_gram_schmidt():
+    # Classical Gram-Schmidt agrees with MGS on the small cases but loses
+    # orthogonality on the ill-conditioned one, and the message says why.
+    with pytest.raises(WrongAnswer, match=r"ill-conditioned .* classical Gram-Schmidt .*\*updated\* w"):
+        check_arnoldi(arnoldi_cgs)
+    for case in ARNOLDI_CASES[1:]:
+        with pytest.raises(WrongAnswer, match="modified Gram-Schmidt"):
+            check_arnoldi(arnoldi_cgs, **case)
+
+
+def test_check_arnoldi_and_lanczos_leave_v0_unchanged():
+    def arnoldi_in_place(A, v0, k):
+        v0 /= np.linalg.norm(v0)
+        return arnoldi_mgs(A, v0, k)
+
+    def lanczos_in_place(A, v0, k):
+        v0 /= np.linalg.norm(v0)
+        return lanczos_plain(A, v0, k)
+
+    with pytest.raises(WrongAnswer, match="changed the caller's `v0`"):
+        check_arnoldi(arnoldi_in_place)
+    with pytest.raises(WrongAnswer, match="changed the caller's `v0`"):
+        check_lanczos(lanczos_in_place)
 
 
 def arnoldi_variant(A, v0, k, *, normalise=True, norm_before=False, keep_update=True,
@@ -322,8 +364,8 @@ def lanczos_variant(A, v0, k, *, three_term=True, sign=-1.0, normalise=True, bet
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(three_term=False), r"- beta_\(j-1\) q_\(j-1\)"),
-    (dict(sign=+1.0), r"- beta_\(j-1\) q_\(j-1\)"),
+    (dict(three_term=False), r"needs the term in q_\(j-1\), subtracted"),
+    (dict(sign=+1.0), r"needs the term in q_\(j-1\), subtracted"),
     (dict(normalise=False), "not 1. Normalise"),
     (dict(beta_before=True), "beta"),
     (dict(shift_beta=True), r"drop it"),

@@ -213,8 +213,8 @@ def test_check_cg_accepts_correct_solutions(case, capsys):
     ("inverted", "upside down"),
     ("cross", "about zero"),
     ("norms", "squared"),
-    ("no-p-update", r"p <- r \+ beta p"),
-    ("steepest", r"p <- r \+ beta p"),
+    ("no-p-update", r"direction updated with the new residual"),
+    ("steepest", r"direction updated with the new residual"),
     ("stop-on-change", "not on the change in x"),
     ("recompute", "products with A"),
 ])
@@ -312,3 +312,110 @@ def test_check_lanczos_from_cg_names_the_mistake(wrong, message):
 def test_check_lanczos_from_cg_forbids_the_reference():
     with pytest.raises(NotAllowedError):
         check_lanczos_from_cg(lambda a, b: conjugacy.lanczos_from_cg(a, b))
+
+
+# ---------------------------------------------------------------- cg: defaults and edge cases
+
+def cg_variant(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, default=None,
+               test_at_bottom=False, strict=False, absolute=False, x_minus=False, in_place=False):
+    """CG with one deliberate departure from the contract."""
+    n = b.shape[0]
+    if x0 is None:
+        x = np.zeros(n)
+    else:
+        x = x0 if in_place else np.array(x0, dtype=float)
+    if maxiter is None:
+        maxiter = 10 * n if default is None else default(n)
+    tol = max(rtol, atol) if absolute else max(rtol * np.linalg.norm(b), atol)
+    r = b - A @ x
+    p = r.copy()
+    rr = r @ r
+    norms, alphas, betas = [np.sqrt(rr)], [], []
+    for _ in range(maxiter):
+        if not test_at_bottom and (norms[-1] < tol if strict else norms[-1] <= tol):
+            break
+        q = A @ p
+        alpha = rr / (p @ q)
+        if x_minus:
+            x -= alpha * p
+        elif in_place:
+            x += alpha * p
+        else:
+            x = x + alpha * p
+        r = r - alpha * q
+        rr_new = r @ r
+        beta = rr_new / rr
+        p = r + beta * p
+        rr = rr_new
+        norms.append(np.sqrt(rr))
+        alphas.append(alpha)
+        betas.append(beta)
+        if test_at_bottom and norms[-1] <= tol:
+            break
+    return x, norms, alphas, betas
+
+
+@pytest.mark.parametrize("case", CG_CASES)
+def test_check_cg_accepts_the_contract_variant(case, capsys):
+    check_cg(cg_variant, **case)
+    assert "\u2713 cg" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 0/0 in the wrong variants
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(default=lambda n: 0), r"no iteration was taken|default maxiter=None.* took 0\."),
+    (dict(default=lambda n: 9 * n), r"default maxiter=None.* 10 n = 80 iterations.* took 72\."),
+    (dict(default=lambda n: 11 * n), r"default maxiter=None.* took 88\."),
+    (dict(default=lambda n: None), r"raised TypeError"),
+    (dict(test_at_bottom=True), r"x0 equal to the solution.*NaN.*top of the loop"),
+    (dict(strict=True), r"b = 0 .*keep equality"),
+    (dict(absolute=True), r"absolute"),
+    (dict(x_minus=True), r"x and the updated residual r no longer agree"),
+    (dict(in_place=True), r"changed the caller's `x0` in place"),
+])
+def test_check_cg_covers_defaults_and_edge_cases(kwargs, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_cg(lambda *a, **k: cg_variant(*a, **k, **kwargs))
+
+
+def test_check_cg_says_absolute_on_every_graded_problem():
+    for case in CG_CASES:
+        with pytest.raises(WrongAnswer, match=r"Your stopping test looks absolute"):
+            check_cg(lambda *a, **k: cg_variant(*a, **k, absolute=True), **case)
+
+
+def test_check_conjugate_directions_refuses_an_in_place_x0():
+    def in_place(A, b, x0=None):
+        if x0 is not None:
+            x0 += 0.0 * x0 + 1e-3
+        return cd_student(A, b, x0)
+
+    with pytest.raises(WrongAnswer, match="changed the caller's `x0`"):
+        check_conjugate_directions(in_place)
+
+
+def test_check_lanczos_from_cg_takes_lists_as_cg_returns_them():
+    def arrays_only(alphas, betas):
+        # no conversion: 1 / alphas fails on a list
+        k = alphas.size
+        return T_loop(alphas, betas) if k else None
+
+    with pytest.raises(WrongAnswer, match=r"raised AttributeError"):
+        check_lanczos_from_cg(arrays_only)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("check, wrong", [
+    (check_cg, lambda *a, **k: cg_student(*a, **k, mistake="inverted")),
+    (check_cg, lambda *a, **k: cg_student(*a, **k, mistake="norms")),
+    (check_cg, lambda *a, **k: cg_student(*a, **k, mistake="no-p-update")),
+    (check_cg, lambda *a, **k: cg_student(*a, **k, mistake="recompute")),
+    (check_conjugate_directions, lambda A, b, x0=None: cd_student(A, b, x0, mistake="none")),
+    (check_conjugate_directions, lambda A, b, x0=None: cd_student(A, b, x0, mistake="euclid")),
+])
+def test_lesson03_messages_contain_no_code(check, wrong):
+    with pytest.raises(WrongAnswer) as info:
+        check(wrong)
+    message = str(info.value)
+    for code in (" @ ", "np.", "<- r", "alpha = r", "beta_k = r", "p_k = r_k -"):
+        assert code not in message, message

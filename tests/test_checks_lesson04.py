@@ -200,3 +200,54 @@ def test_check_anorm_error_estimate_forbids_the_reference():
 
     with pytest.raises(NotAllowedError):
         check_anorm_error_estimate(cheat)
+
+
+# ---------------------------------------------------------------- contract details
+
+def needed_float(kappa, rtol):
+    return float(needed_loop(kappa, rtol))
+
+
+def needed_early_return_at_3(kappa, rtol):
+    if rtol >= 3:
+        return 0
+    rho = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    return int(np.ceil(np.log(rtol / 2) / np.log(rho)))
+
+
+def needed_numpy_int(kappa, rtol):
+    return np.int64(needed_loop(kappa, rtol))
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (needed_float, r"returned \d+ as float; the contract asks for an int"),
+    (lambda kappa, rtol: np.float64(needed_loop(kappa, rtol)), r"as float64; the contract asks for an int"),
+    (needed_early_return_at_3, r"iterations_needed\(50, 2.9\) returned -1: when rtol >= 2"),
+    (lambda kappa, rtol: needed_loop(kappa, rtol) if rtol < 2 else 1, r"rtol >= 2 the bound at k = 0"),
+])
+def test_check_iterations_needed_checks_the_type_and_rtol_near_2(wrong, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_iterations_needed(wrong)
+
+
+def test_check_iterations_needed_accepts_numpy_integers(capsys):
+    check_iterations_needed(needed_numpy_int)
+    assert "\u2713 iterations_needed" in capsys.readouterr().out
+
+
+def test_check_anorm_error_estimate_takes_lists_and_leaves_inputs_alone():
+    def arrays_only(alphas, residual_norms, d):
+        m = alphas.size          # fails on a list
+        return estimate_loop(alphas[:m], residual_norms, d)
+
+    def squares_in_place(alphas, residual_norms, d):
+        r = np.asarray(residual_norms, dtype=float)
+        r **= 2                  # on an array argument this changes the caller's array
+        a = np.asarray(alphas, dtype=float)
+        terms = a * r[: a.size]
+        return np.sqrt(np.array([terms[k:k + d].sum() for k in range(a.size - d + 1)]))
+
+    with pytest.raises(WrongAnswer, match="raised AttributeError"):
+        check_anorm_error_estimate(arrays_only)
+    with pytest.raises(WrongAnswer, match="changed the caller's alphas or residual_norms"):
+        check_anorm_error_estimate(squares_in_place)

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.sparse.linalg import aslinearoperator
+from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from krylov_ref.gp import gp_nll, rbf_kernel, slq_logdet
 
@@ -163,3 +163,243 @@ def test_gp_nll_bad_input():
         gp_nll(-K, y, 0.0, method="cholesky")
     with pytest.raises(ValueError, match="y contains NaN"):
         gp_nll(K, np.full(20, np.nan), 0.1)
+
+
+# --------------------------------------------------------------------------
+# probes, Hutchinson, Gauss quadrature (lesson 09)
+
+from krylov_ref import cg, lanczos  # noqa: E402
+from krylov_ref.gp import (gp_nll_and_grad, hutchinson_trace, lanczos_quadrature,  # noqa: E402
+                           pivoted_cholesky, pivoted_cholesky_preconditioner, rademacher_probes,
+                           slq_quadratic_forms)
+
+
+def test_rademacher_probes_are_the_documented_draw():
+    Z = rademacher_probes(7, 4, seed=3)
+    assert Z.shape == (4, 7) and set(np.unique(Z)) == {-1.0, 1.0}
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(Z, [rng.choice([-1.0, 1.0], size=7) for _ in range(4)])
+    with pytest.raises(ValueError, match="num_probes must be a positive integer"):
+        rademacher_probes(5, 0)
+
+
+def test_hutchinson_is_the_mean_of_the_quadratic_forms_and_exact_on_diagonals():
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((30, 30))
+    A = B + B.T
+    Z = rademacher_probes(30, 9, seed=4)
+    assert np.isclose(hutchinson_trace(A, 9, seed=4), np.mean([z @ A @ z for z in Z]), rtol=1e-13)
+    assert hutchinson_trace(np.diag(np.arange(1.0, 6.0)), 1, seed=8) == 15.0
+    assert isinstance(hutchinson_trace(A, 2), float)
+
+
+def test_hutchinson_variance_is_twice_the_off_diagonal_frobenius_norm():
+    # Var(z^T A z) = 2 sum_{i != j} A_ij^2 for Rademacher z and symmetric A.
+    A = kernel_system(40, d=1, seed=3)
+    Z = rademacher_probes(40, 4000, seed=1)
+    samples = np.einsum("ij,jk,ik->i", Z, A, Z)
+    predicted = 2 * (np.sum(A**2) - np.sum(np.diag(A) ** 2))
+    assert abs(samples.var() / predicted - 1) < 0.1
+    assert abs(samples.mean() - np.trace(A)) < 4 * np.sqrt(predicted / 4000)
+
+
+def test_lanczos_quadrature_is_exact_with_n_nodes_and_takes_either_beta():
+    A = kernel_system(12, d=1, seed=1)
+    q = np.random.default_rng(2).standard_normal(12)
+    q /= np.linalg.norm(q)
+    _, alpha, beta = lanczos(A, q, 12, reorthogonalize=True)
+    lam, V = np.linalg.eigh(A)
+    exact = q @ (V * np.log(lam)) @ V.T @ q
+    assert np.isclose(lanczos_quadrature(alpha, beta), exact, rtol=1e-10)
+    assert lanczos_quadrature(alpha, beta[:-1]) == lanczos_quadrature(alpha, beta)
+    assert np.isclose(lanczos_quadrature([2.0], [], f=np.sqrt), np.sqrt(2.0))
+    with pytest.raises(ValueError, match="len\\(beta\\)"):
+        lanczos_quadrature([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="not positive definite"):
+        lanczos_quadrature([-1.0], [])
+
+
+def test_slq_is_the_mean_of_its_samples_and_uses_a_given_lanczos():
+    A = kernel_system(80, d=1, seed=2)
+    samples = slq_quadratic_forms(A, 5, 12, seed=3)
+    assert samples.shape == (5,)
+    assert np.isclose(samples.mean(), slq_logdet(A, 5, 12, seed=3), rtol=1e-14)
+    calls = []
+
+    def my_lanczos(M, v0, k):
+        calls.append((M, k))
+        return lanczos(M, v0, k)
+
+    assert np.isclose(slq_logdet(A, 3, 12, seed=3, lanczos=my_lanczos), samples[:3].mean(),
+                      rtol=1e-12)
+    assert len(calls) == 3 and all(M is A and k == 12 for M, k in calls)
+    with pytest.raises(ValueError, match="lanczos must be a function"):
+        slq_logdet(A, 2, 3, lanczos="mine")
+
+
+def test_slq_is_exact_when_lanczos_stops_early():
+    # Four distinct eigenvalues: Lanczos stops after 4 steps, the 4-point rule is exact.
+    d = np.repeat([0.3, 1.0, 2.0, 9.0], 10)
+    assert np.isclose(slq_logdet(np.diag(d), 2, 10, seed=1), np.sum(np.log(d)), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# gp_nll_and_grad
+
+
+def log_problem(n=150, seed=0, lengthscale=0.8, noise=0.1):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0.0, 12.0, n))
+    y = np.sin(t) + np.sqrt(noise) * rng.standard_normal(n)
+    D2 = (t[:, None] - t[None, :]) ** 2
+
+    def system(theta):
+        ell, s2 = np.exp(theta)
+        K = np.exp(-D2 / (2 * ell**2))
+        return K + s2 * np.eye(n), [K * D2 / ell**2, s2 * np.eye(n)]
+
+    return system, y, np.log([lengthscale, noise])
+
+
+def test_exact_gradient_matches_finite_differences():
+    system, y, theta = log_problem()
+    A, dA = system(theta)
+    nll, grad = gp_nll_and_grad(A, y, dA, method="cholesky")
+    assert np.isclose(nll, gp_nll(A - np.exp(theta[1]) * np.eye(len(y)), y, np.exp(theta[1]),
+                                  method="cholesky"), rtol=1e-12)
+    h = 1e-5
+    for j in range(2):
+        e = np.zeros(2)
+        e[j] = h
+        plus = gp_nll_and_grad(*system(theta + e)[:1], y, [], method="cholesky")[0]
+        minus = gp_nll_and_grad(*system(theta - e)[:1], y, [], method="cholesky")[0]
+        assert np.isclose(grad[j], (plus - minus) / (2 * h), rtol=1e-6, atol=1e-6)
+
+
+def test_krylov_gradient_converges_to_the_exact_one_with_more_probes():
+    system, y, theta = log_problem(n=120, seed=3)
+    A, dA = system(theta)
+    nll, grad = gp_nll_and_grad(A, y, dA, method="cholesky")
+    errors = []
+    for p in (2, 200):
+        est, g = gp_nll_and_grad(A, y, dA, num_probes=p, lanczos_steps=40, seed=1)
+        errors.append(np.abs(g - grad).max())
+    assert errors[1] < errors[0] / 3
+    est, g = gp_nll_and_grad(A, y, dA, num_probes=200, lanczos_steps=40, seed=1)
+    assert abs(est - nll) < 0.02 * abs(np.linalg.slogdet(A)[1])
+
+
+def test_krylov_gradient_is_the_documented_estimate_with_its_products():
+    system, y, theta = log_problem(n=60, seed=4)
+    A, dA = system(theta)
+    counts = [0, 0]
+
+    def counted(j):
+        def product(v):
+            counts[j] += 1
+            return dA[j] @ v
+        return LinearOperator(A.shape, matvec=product, dtype=float)
+
+    ops = [counted(0), counted(1)]
+    nll, grad = gp_nll_and_grad(A, y, ops, num_probes=3, lanczos_steps=10, seed=5)
+    assert counts == [4, 4]                     # dA alpha, then one per probe
+    alpha = np.linalg.solve(A, y)
+    Z = rademacher_probes(60, 3, seed=5)
+    for j in range(2):
+        trace = np.mean([np.linalg.solve(A, z) @ dA[j] @ z for z in Z])
+        assert np.isclose(grad[j], -0.5 * alpha @ dA[j] @ alpha + 0.5 * trace, rtol=1e-6)
+    expected = 0.5 * y @ alpha + 0.5 * slq_logdet(A, 3, 10, seed=5) + 30 * np.log(2 * np.pi)
+    assert np.isclose(nll, expected, rtol=1e-9)
+
+
+def test_a_preconditioner_changes_the_solves_not_the_answer():
+    system, y, theta = log_problem(n=100, seed=5, noise=0.01)
+    A, dA = system(theta)
+    K = A - 0.01 * np.eye(100)
+    M = pivoted_cholesky_preconditioner(K, 0.01, 15)
+    plain = gp_nll_and_grad(A, y, dA, num_probes=3, lanczos_steps=20, rtol=1e-10)
+    pre = gp_nll_and_grad(A, y, dA, num_probes=3, lanczos_steps=20, rtol=1e-10, M=M)
+    assert np.isclose(plain[0], pre[0], rtol=1e-8)
+    np.testing.assert_allclose(plain[1], pre[1], rtol=1e-5, atol=1e-6)
+
+
+def test_gp_nll_and_grad_bad_input():
+    system, y, theta = log_problem(n=20)
+    A, dA = system(theta)
+    with pytest.raises(ValueError, match="a list of matrices"):
+        gp_nll_and_grad(A, y, dA[0])
+    with pytest.raises(ValueError, match="method must be"):
+        gp_nll_and_grad(A, y, dA, method="lu")
+    with pytest.raises(ValueError, match="not positive definite"):
+        gp_nll_and_grad(-A, y, dA, method="cholesky")
+    with pytest.raises(ValueError, match="needs A as a matrix"):
+        gp_nll_and_grad(aslinearoperator(A), y, dA, method="cholesky")
+    with pytest.raises(ValueError, match="dA\\[1\\] has shape"):
+        gp_nll_and_grad(A, y, [dA[0], np.eye(3)])
+
+
+# --------------------------------------------------------------------------
+# pivoted Cholesky and its preconditioner
+
+
+def test_pivoted_cholesky_full_rank_is_a_cholesky_factor():
+    A = kernel_system(25, d=2, seed=6)
+    L, pivots = pivoted_cholesky(A, 25)
+    np.testing.assert_allclose(L @ L.T, A, atol=1e-12)
+    assert sorted(pivots.tolist()) == list(range(25))
+    # The pivoted rows form a lower-triangular factor.
+    assert np.allclose(np.triu(L[pivots], 1), 0.0)
+
+
+def test_pivoted_cholesky_remainder_is_psd_and_shrinks():
+    K = rbf_kernel(np.linspace(0.0, 10.0, 200), lengthscale=1.0)
+    traces = []
+    for r in (0, 5, 10, 20, 40):
+        L, pivots = pivoted_cholesky(K, r)
+        assert L.shape == (200, r) and len(set(pivots.tolist())) == r
+        R = K - L @ L.T
+        assert np.linalg.eigvalsh(R)[0] > -1e-10
+        traces.append(np.trace(R))
+    assert all(a > b for a, b in zip(traces, traces[1:]))
+    assert traces[-1] < 1e-6 * traces[0]
+
+
+def test_pivoted_cholesky_stops_early():
+    K = rbf_kernel(np.linspace(0.0, 1.0, 100), lengthscale=1.0)
+    L, _ = pivoted_cholesky(K, 50, rtol=1e-8)
+    assert L.shape[1] < 15
+    assert np.trace(K - L @ L.T) <= 1e-8 * np.trace(K)
+    L0, _ = pivoted_cholesky(np.zeros((4, 4)), 3)
+    assert L0.shape == (4, 0)
+
+
+def test_pivoted_cholesky_bad_input():
+    with pytest.raises(ValueError, match="rank must be an integer in \\[0, 3\\]"):
+        pivoted_cholesky(np.eye(3), 4)
+    with pytest.raises(ValueError, match="square"):
+        pivoted_cholesky(np.ones((3, 2)), 1)
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        pivoted_cholesky(-np.eye(3), 1)
+
+
+def test_preconditioner_applies_the_inverse_and_knows_its_logdet():
+    K = rbf_kernel(np.linspace(0.0, 10.0, 120), lengthscale=0.7)
+    for r in (0, 8):
+        M = pivoted_cholesky_preconditioner(K, 0.05, r)
+        L, _ = pivoted_cholesky(K, r)
+        P = L @ L.T + 0.05 * np.eye(120)
+        v = np.random.default_rng(r).standard_normal(120)
+        np.testing.assert_allclose(M @ v, np.linalg.solve(P, v), rtol=1e-9, atol=1e-12)
+        assert M.rank == r
+        assert np.isclose(M.logdet, np.linalg.slogdet(P)[1], rtol=1e-10)
+    with pytest.raises(ValueError, match="noise must be a finite number > 0"):
+        pivoted_cholesky_preconditioner(K, 0.0, 3)
+
+
+def test_preconditioning_cuts_cg_iterations_on_a_kernel_matrix():
+    K = rbf_kernel(np.linspace(0.0, 30.0, 400), lengthscale=1.0)
+    A = K + 1e-3 * np.eye(400)
+    b = np.random.default_rng(0).standard_normal(400)
+    iterations = [cg(A, b, rtol=1e-8, M=pivoted_cholesky_preconditioner(K, 1e-3, r)).iterations
+                  for r in (0, 30, 60)]
+    assert iterations[0] > 2 * iterations[1] > 2 * iterations[2]

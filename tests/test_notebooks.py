@@ -11,12 +11,14 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course import (ROOT, _all_lessons, copy_course, lesson_names, lesson_path, nbgrader_meta,
-                    read, release, solution_path)
+from course import (ROOT, _all_lessons, answer_code, copy_course, lesson_names, lesson_path,
+                    nbgrader_meta, read, release, solution_path)
+from krylov_ref.grading.verify import expected_calls
 
 LESSONS = lesson_names()  # those under test (KRYLOV_TEST_LESSONS may restrict them)
 EXPECTED_LESSONS = {"01_quadratics", "02_krylov_lanczos", "03_cg_from_lanczos",
-                    "04_cg_convergence"}
+                    "04_cg_convergence", "05_preconditioning", "06_gmres", "07_newton_cg",
+                    "08_ridge_regression", "09_gaussian_processes"}
 
 
 def test_lessons_are_found():
@@ -41,8 +43,11 @@ def test_committed_without_outputs_and_clean_metadata(path):
         f"{path}: unexpected notebook metadata {sorted(nb.metadata)}"
     assert nb.metadata["kernelspec"]["name"] == "python3"
     for cell in nb.cells:
-        extra = set(cell.metadata) - {"nbgrader", "deletable", "editable", "tags"}
+        extra = set(cell.metadata) - {"nbgrader", "deletable", "editable", "tags", "alt"}
         assert not extra, f"{path}: cell {cell.id} has editor metadata {sorted(extra)}"
+        if cell.cell_type == "code" and "plt.show()" in cell.source:
+            # nbconvert's HTML (feedback pages) reads a cell's "alt" for its images.
+            assert cell.metadata.get("alt"), f"{path}: figure cell {cell.id} has no alternative text"
 
 
 @pytest.mark.parametrize("name", LESSONS)
@@ -65,10 +70,17 @@ def test_lesson_structure(name):
         assert "BEGIN HIDDEN TESTS" not in visible.source and "BEGIN HIDDEN TESTS" in hidden.source, \
             f"{name}: {base}: the second test cell must hold the hidden tests"
         assert "### BEGIN SOLUTION" in cells[i].source
+        for test in (visible, hidden):
+            # Only check calls with literal arguments: what the seals can vouch for.
+            assert expected_calls(test.source), \
+                f"{name}: {nbgrader_meta(test)['grade_id']} must hold only check_*(...) calls"
         # The markdown just before the answer states the contract and gives a hint.
         prose = cells[i - 1].source
         assert cells[i - 1].cell_type == "markdown" and "Exercise" in prose and "Hint" in prose, \
             f"{name}: the cell before {gid} should be the exercise text with a hint"
+    setup = next(c for c in cells if c.cell_type == "code")
+    assert nbgrader_meta(setup).get("locked") and "krylov_ref.checks" in setup.source, \
+        f"{name}: the first code cell imports the checks and is a locked (read-only) cell"
     text = "\n".join(c.source for c in cells)
     assert "plt." in text or "plot_" in text, f"{name}: no figure"
     assert re.search(r"^## Summary", text, re.M), f"{name}: no closing summary"
@@ -99,17 +111,128 @@ def test_release_is_in_sync(tmp_path):
     assert not extra, f"lessons/ has folders with no source in solutions/: {extra}"
 
 
-@pytest.mark.parametrize("name", LESSONS)
-def test_student_version_runs(name):
-    """Execute the released notebook as a student first opens it: the only
-    errors allowed are the unanswered exercises' NotImplementedError."""
+# ------------------------------------------------------------- what students see
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CHECK_SOURCES = sorted((ROOT / "krylov_ref" / "checks").glob("*.py"))
+MAX_FAILING_LINES = 12
+
+
+def _significant(lines):
+    """Lines long enough that finding one in an output cannot be chance."""
+    return {l.strip() for l in lines if len(l.strip()) >= 16 and not l.strip().startswith("#")}
+
+
+def grader_lines():
+    lines = set()
+    for path in CHECK_SOURCES:
+        lines |= _significant(path.read_text().splitlines())
+    return lines
+
+
+def solution_lines(name):
+    lines = set()
+    for source in answer_code(name).values():
+        released = read(lesson_path(name)).cells
+        stub_text = "\n".join(c.source for c in released)
+        # Lines the student version also shows (signature, docstring) are not secrets.
+        lines |= {l for l in _significant(source.splitlines()) if l not in stub_text}
+    return lines
+
+
+def output_text(output):
+    if output.output_type == "stream":
+        text = output.text
+    elif output.output_type == "error":
+        text = "\n".join(output.traceback) + "\n" + output.evalue
+    else:
+        text = "\n".join(str(v) for k, v in output.get("data", {}).items() if k.startswith("text/"))
+    return ANSI.sub("", text)
+
+
+def run_student_version(name, mode):
+    """Execute lessons/<name> as a student would: unanswered, or with every
+    answer function returning None."""
     path = lesson_path(name)
     nb = read(path)
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("solution") and mode == "returns None":
+            cell.source = cell.source.replace("raise NotImplementedError()", "return None")
     NotebookClient(nb, timeout=300, allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [(c.id, o.ename, o.evalue) for c in nb.cells if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"]
-    wrong = [e for e in errors if e[1] != "NotImplementedError"]
-    assert not wrong, f"{name}: cells fail for reasons other than an unanswered exercise: {wrong}"
-    answered = [c.id for c in nb.cells if nbgrader_meta(c).get("solution")]
-    assert errors, f"{name}: no exercise stub raised NotImplementedError ({answered})"
+    return nb
+
+
+@pytest.mark.parametrize("mode", ["unanswered", "returns None"])
+@pytest.mark.parametrize("name", LESSONS)
+def test_student_version_shows_diagnoses_only(name, mode):
+    """Run All on the student version reaches the end; every failure is a
+    short diagnosis in a test cell; no output shows the grader or a solution."""
+    nb = run_student_version(name, mode)
+    secrets = grader_lines() | solution_lines(name)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), f"{name}: not every cell ran"
+    failing_tests = 0
+    for cell in code:
+        meta = nbgrader_meta(cell)
+        text = "\n".join(output_text(o) for o in cell.outputs)
+        leaked = sorted(line for line in secrets if line in text)
+        assert not leaked, f"{name} ({mode}), cell {cell.id}: output shows {leaked[:3]}"
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if not errors:
+            continue
+        is_test = meta.get("grade") and not meta.get("solution")
+        assert is_test, (f"{name} ({mode}): cell {cell.id} fails ({errors[0].ename}: "
+                         f"{errors[0].evalue}); only test cells may fail in a fresh lesson")
+        failing_tests += 1
+        lines = text.strip("\n").count("\n") + 1
+        assert lines <= MAX_FAILING_LINES, (
+            f"{name} ({mode}), cell {cell.id}: {lines} lines of output:\n{text}")
+        ename = errors[0].ename
+        if mode == "unanswered":
+            assert ename == "NotAnswered", f"{name}: {cell.id} fails with {ename}: {errors[0].evalue}"
+            assert "is not answered yet" in text and "Exercise " in text
+        else:
+            assert ename in {"WrongAnswer", "CheckCrashed", "NotAnswered"}, (cell.id, ename, text)
+            assert text.count("Exercise ") >= 1, text
+    answers = sum(1 for c in code if nbgrader_meta(c).get("solution"))
+    assert failing_tests == answers, (f"{name} ({mode}): {failing_tests} test cells failed for "
+                                      f"{answers} exercises: each visible test should report itself")
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_run_all_goes_on_past_test_cells(name):
+    """The student version's test cells carry `raises-exception` (JupyterLab's
+    Run All continues past them); solutions/ has none of these tags, so nbval
+    still fails loudly on a solution that breaks its own test."""
+    for cell in read(solution_path(name)).cells:
+        assert "raises-exception" not in cell.metadata.get("tags", []), \
+            f"solutions/{name}: cell {cell.id} is tagged raises-exception; nbval would ignore it"
+    for cell in read(lesson_path(name)).cells:
+        meta = nbgrader_meta(cell)
+        tagged = "raises-exception" in cell.metadata.get("tags", [])
+        is_test = cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
+        assert tagged == bool(is_test), f"lessons/{name}: cell {cell.id} tagged={tagged}"
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_algorithm_boxes_render_one_line_per_step(name):
+    """A blockquote with indented (&nbsp;) steps is an algorithm box: Markdown
+    joins its lines into one paragraph unless each ends with <br>."""
+    for cell in read(solution_path(name)).cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.split("\n")
+        start = 0
+        while start < len(lines):
+            if not lines[start].startswith(">"):
+                start += 1
+                continue
+            end = start
+            while end < len(lines) and lines[end].startswith(">"):
+                end += 1
+            box = lines[start:end]
+            if any("&nbsp;" in line for line in box):
+                run_on = [line for line in box[:-1] if not line.rstrip().endswith("<br>")]
+                assert not run_on, f"{name}, cell {cell.id}: box line without <br>: {run_on[0][:80]}"
+            start = end

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from krylov_ref import cg, gmres
-from krylov_ref.precond import Preconditioner, ichol0, jacobi, ssor
+from krylov_ref.precond import Preconditioner, amg, ichol0, jacobi, ssor
 from krylov_ref.problems import (
     convection_diffusion2d, poisson1d, poisson2d, random_spd, variable_diffusion2d,
 )
@@ -131,6 +131,23 @@ def test_ichol0_reproduces_a_on_its_pattern_and_adds_no_fill():
     np.testing.assert_allclose(LLt[A.toarray() != 0], A.toarray()[A.toarray() != 0], atol=1e-12)
 
 
+def test_ichol0_pattern_ignores_explicitly_stored_zeros():
+    # Sparse matrices can store zeros (Kronecker products through a block
+    # format used to): here one explicit zero in every row of the lower part.
+    B = sp.csr_array(poisson2d(3).A)
+    coo = B.tocoo()
+    rows = np.concatenate([coo.row, np.arange(2, 9), np.arange(0, 7)])
+    cols = np.concatenate([coo.col, np.arange(0, 7), np.arange(2, 9)])
+    vals = np.concatenate([coo.data, np.zeros(14)])  # positions (i, i-2), (i-2, i): not in B
+    A = sp.csr_array((vals, (rows, cols)), shape=B.shape)
+    stored, nonzero = A.nnz, np.count_nonzero(A.toarray())
+    assert stored > nonzero == B.nnz
+    L = ichol0(A).L
+    assert np.array_equal(L.toarray() != 0, sp.tril(B).toarray() != 0)
+    np.testing.assert_allclose(L.toarray(), ichol0(B).L.toarray(), rtol=1e-14)
+    np.testing.assert_allclose(L.toarray(), dense_ic0(B.toarray()), rtol=1e-12, atol=1e-14)
+
+
 def test_ichol0_is_exact_cholesky_without_dropped_fill():
     # Tridiagonal and dense matrices have no fill to drop: IC(0) is Cholesky.
     for A in (poisson1d(30).A.toarray(), random_spd(12, 30.0, seed=2).A):
@@ -234,3 +251,34 @@ def test_ichol0_refuses_a_pattern_too_full_for_it():
     A = random_spd(400, 10.0, seed=0).A  # dense: 400^3 / 6 candidate updates
     with pytest.raises(ValueError, match="meant for sparse matrices.*cho_factor"):
         ichol0(A)
+
+
+# --- algebraic multigrid ----------------------------------------------------------
+
+def test_amg_iterations_hardly_grow_with_the_grid():
+    counts = []
+    for m in (16, 32, 64):
+        p = poisson2d(m)
+        M = amg(p.A)
+        assert isinstance(M, Preconditioner) and M.ml.levels[0].A.shape == (m * m, m * m)
+        plain, pre = plain_and_preconditioned(p, M)
+        counts.append(pre)
+        assert pre < plain / 3, (m, plain, pre)
+    assert max(counts) - min(counts) <= 3, counts
+
+
+def test_amg_is_symmetric_positive_definite_for_cg():
+    p = variable_diffusion2d(20, contrast=1e3, seed=4)
+    M = as_dense(amg(p.A), p.n)
+    np.testing.assert_allclose(M, M.T, atol=1e-10 * np.abs(M).max())
+    assert np.linalg.eigvalsh((M + M.T) / 2).min() > 0
+
+
+def test_amg_passes_options_to_pyamg_and_refuses_operators():
+    p = poisson2d(12)
+    M = amg(p.A, max_coarse=4, max_levels=2)
+    assert len(M.ml.levels) == 2
+    with pytest.raises(ValueError, match="needs the entries of A"):
+        amg(sla.aslinearoperator(p.A))
+    with pytest.raises(ValueError, match="square"):
+        amg(np.ones((2, 3)))

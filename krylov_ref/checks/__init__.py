@@ -2,6 +2,10 @@
 
 The tools every lesson uses:
 
+* :func:`exercise` -- marks a ``check_*`` function as the grader of one
+  exercise: its failures then read "Exercise 2, `exact_step`: ..." in a few
+  lines, never showing the grader's code, and when a notebook is autograded
+  it runs sealed (see :mod:`krylov_ref.checks._seal`);
 * :class:`WrongAnswer` -- the failure raised by every check, with a message
   that says what is wrong and the likely mistake;
 * :class:`CountingOperator` -- hands a matrix to a student's function as an
@@ -10,7 +14,10 @@ The tools every lesson uses:
   that would make the exercise trivial raise :class:`NotAllowedError`;
 * :func:`time_limit` -- a student's infinite loop fails one check instead of
   hanging the notebook;
-* :func:`call_student` -- all three together;
+* :func:`call_student` -- all three together, and the translation of any
+  exception in the student's code into a short report of *their* frames;
+* :func:`use_own` -- later demonstrations run the student's function when it
+  passed its check, and the reference otherwise, and say which;
 * :func:`expect_close` and friends -- comparisons with explanations.
 
 Lesson-specific checks live in ``krylov_ref.checks.lessonNN``.
@@ -19,31 +26,27 @@ Lesson-specific checks live in ``krylov_ref.checks.lessonNN``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import io
 import os
 import signal
 import threading
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._report import (CheckCrashed, NotAllowedError, NotAnswered, StudentCodeError,
+                      TimeLimitExceeded, WrongAnswer, _debugging, _is_library_file,
+                      format_frames, student_frames, where)
+
 __all__ = [
-    "WrongAnswer", "NotAllowedError", "TimeLimitExceeded", "CountingOperator",
-    "forbidden", "time_limit", "call_student", "expect", "expect_close",
-    "expect_shape", "passed", "DEFAULT_TIME_LIMIT", "SOLVERS", "DIRECT",
+    "WrongAnswer", "NotAllowedError", "TimeLimitExceeded", "NotAnswered", "StudentCodeError",
+    "CheckCrashed", "CountingOperator", "forbidden", "time_limit", "call_student", "exercise",
+    "use_own", "expect", "expect_close", "expect_shape", "passed", "DEFAULT_TIME_LIMIT",
+    "SOLVERS", "DIRECT",
 ]
-
-
-class WrongAnswer(AssertionError):
-    """A check found a mistake; the message says which and how to look for it."""
-
-
-class NotAllowedError(WrongAnswer):
-    """The exercise called a library function that does the work for it."""
-
-
-class TimeLimitExceeded(WrongAnswer):
-    """The student's function did not return in time."""
 
 
 def _default_time_limit():
@@ -52,6 +55,167 @@ def _default_time_limit():
 
 
 DEFAULT_TIME_LIMIT = _default_time_limit()
+
+
+# --------------------------------------------------------------------------
+# Exercises: numbered checks with short reports, sealed when autograded
+
+# id(wrapper) -> (wrapper, check, check.__code__), filled as the lesson
+# modules are imported; _seal.arm() takes a frozen copy.
+_REGISTRY = {}
+# name -> (number, reference or None) for every exercise of every lesson
+_EXERCISES = {}
+# name -> the student's function that last passed its check
+_PASSED = {}
+# Set by _seal.arm() when a notebook is being autograded: the runner that
+# runs a check and seals its verdict, and the hook run after a student's call.
+_RUNNER = [None]
+_AFTER_CALL = [None]
+
+
+def _freeze_registry():
+    return dict(_REGISTRY)
+
+
+def exercise(number, name, reference=None):
+    """Mark ``check_<name>`` as the check of Exercise ``number``.
+
+    Parameters
+    ----------
+    number : int
+        The exercise's number in its lesson, as the lesson's text gives it.
+    name : str
+        The function the student writes.
+    reference : callable, optional
+        The same contract implemented with ``krylov_ref``: what
+        :func:`use_own` runs in demonstrations while the student's function
+        has not passed.
+
+    The decorated check reports every failure as a :class:`WrongAnswer`
+    that starts "Exercise N, `name`: ..."; anything else that goes wrong
+    inside the check (typically because the student's function returned
+    something unexpected) becomes a :class:`CheckCrashed` saying so.
+    """
+    prefix = f"Exercise {number}, `{name}`"
+
+    def decorate(check):
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            func = args[0] if args else None
+            try:
+                with _warnings_in_brief():
+                    runner = _RUNNER[0]
+                    if runner is None:
+                        check(*args, **kwargs)
+                    else:
+                        runner(run, args, kwargs)
+            except WrongAnswer as exc:
+                _PASSED.pop(name, None)
+                message = str(exc)
+                text = message if message.startswith("Exercise ") else f"{prefix}: {message}"
+                report = type(exc)(text)
+                report.detail_lines = exc.detail_lines
+                raise report from exc
+            except Exception as exc:
+                _PASSED.pop(name, None)
+                raise CheckCrashed(
+                    f"{prefix}: the check could not use what your function returned "
+                    f"({type(exc).__name__}: {exc}). Compare what it returns with the "
+                    "contract in the exercise text (types, shapes, order of the outputs)."
+                ) from exc
+            if func is not None:
+                _PASSED[name] = func
+
+        _REGISTRY[id(run)] = (run, check, check.__code__)
+        lesson = check.__module__.rpartition(".")[2].removeprefix("lesson")
+        _EXERCISES[name] = (number, lesson if lesson.isdigit() else None, reference)
+        run.exercise = (number, name)
+        return run
+
+    return decorate
+
+
+@contextlib.contextmanager
+def _warnings_in_brief():
+    """Show warnings raised during a check as one line each, on stdout.
+
+    Python prints a warning with the line of code that raised it, often a
+    line of the grader; and nbgrader scores any output on stderr as a
+    failure, which a harmless warning should not be.
+    """
+    if _debugging():
+        yield
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            seen = set()
+            for w in caught:
+                frames = [(w.filename, w.lineno, "")] if not _is_library_file(w.filename) else []
+                text = f"{w.category.__name__}: {w.message}" + (f" ({where(frames)})" if frames else "")
+                if text not in seen:
+                    seen.add(text)
+                    print(f"(warning during the test: {text})")
+
+
+def use_own(func, *, name=None, check=None, quiet=False):
+    """The student's ``func`` if it passed its check, else the reference.
+
+    Later demonstrations call this so that they show the student's own code
+    at work when it is right, and still run (with ``krylov_ref``'s version)
+    when it is not written yet. Prints one line saying which one runs.
+
+    Parameters
+    ----------
+    func : callable or None
+        The student's function (the name defined by the answer cell).
+    name : str, optional
+        The exercise's function name, if ``func`` is named differently.
+    check : callable, optional
+        The exercise's check, run now (its output hidden) if ``func`` has
+        not passed it in this kernel yet: for a function brought from an
+        earlier lesson.
+    quiet : bool
+        Do not print which version runs.
+    """
+    name = name or getattr(func, "__name__", None)
+    if name not in _EXERCISES:
+        raise ValueError(f"{name!r} is not the function of any exercise")
+    number, lesson, reference = _EXERCISES[name]
+    place = f"Exercise {number}" + (f" of lesson {lesson}" if lesson else "")
+    if reference is None:
+        raise ValueError(f"exercise {name!r} has no reference implementation to fall back on")
+    failure = None
+    if check is not None and func is not None and _PASSED.get(name) is not func:
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                check(func)
+            except WrongAnswer as exc:
+                failure = str(exc).split("\n")[0]
+    mine = func is not None and _PASSED.get(name) is func
+    if not quiet:
+        if mine:
+            print(f"(using your `{name}` from {place}: it passed its test)")
+        elif failure:
+            print(f"(using krylov_ref's `{name}`: yours did not pass its test: {failure})")
+        else:
+            print(f"(using krylov_ref's `{name}`: yours from {place} has not "
+                  "passed its test yet)")
+    if not mine:
+        return reference
+
+    @functools.wraps(func)
+    def guarded(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:  # keep the demonstration going, and say why
+            print(f"(your `{name}` raised {type(exc).__name__} here: {exc}; "
+                  "using krylov_ref's instead)")
+            return reference(*args, **kwargs)
+
+    return guarded
 
 
 # --------------------------------------------------------------------------
@@ -90,7 +254,15 @@ class CountingOperator:
         self.shape = self._A.shape
         self.dtype = np.dtype(float)
         self.ndim = 2
-        self.count = 0
+        self.__count = 0
+
+    @property
+    def count(self):
+        # Read-only: the count is the grader's, not the function's, to change.
+        return self.__count
+
+    def _add(self, k):
+        self.__count += k
 
     def _product(self, v):
         v = np.asarray(v, dtype=float)
@@ -98,7 +270,7 @@ class CountingOperator:
             raise ValueError(
                 f"A @ v needs v of length {self.shape[1]}, got shape {v.shape}"
             )
-        self.count += 1 if v.ndim == 1 else v.shape[1]
+        self._add(1 if v.ndim == 1 else v.shape[1])
         return self._A @ v
 
     def __matmul__(self, v):
@@ -107,7 +279,7 @@ class CountingOperator:
     def __rmatmul__(self, v):
         # v @ A = (A^T v)^T; the course's matrices here are symmetric.
         v = np.asarray(v, dtype=float)
-        self.count += 1 if v.ndim == 1 else v.shape[0]
+        self._add(1 if v.ndim == 1 else v.shape[0])
         return v @ self._A
 
     def dot(self, v):
@@ -179,7 +351,7 @@ def _stub(dotted):
 
 
 @contextlib.contextmanager
-def forbidden(names=SOLVERS + DIRECT, namespaces=()):
+def forbidden(names=SOLVERS + DIRECT, namespaces=(), functions=()):
     """Make library functions raise :class:`NotAllowedError` for a while.
 
     Parameters
@@ -191,6 +363,10 @@ def forbidden(names=SOLVERS + DIRECT, namespaces=()):
         Extra namespaces (a student's ``func.__globals__``) in which any name
         bound to one of these functions -- ``from numpy.linalg import solve``
         -- is replaced too.
+    functions : iterable of function
+        Functions (the student's) whose closure cells and default arguments
+        are searched the same way: ``def f(A, b, solve=np.linalg.solve)``
+        does not escape.
 
     Examples
     --------
@@ -207,12 +383,11 @@ def forbidden(names=SOLVERS + DIRECT, namespaces=()):
     """
     saved = []  # (container, key, original) in patch order
     stubs = {}
+    # Import and resolve everything before patching anything: a module
+    # imported while earlier names are stubbed would keep the stubs for good.
+    resolved = [(dotted, found) for dotted in names if (found := _resolve(dotted)) is not None]
     try:
-        for dotted in names:
-            found = _resolve(dotted)
-            if found is None:
-                continue
-            module, attr = found
+        for dotted, (module, attr) in resolved:
             original = getattr(module, attr)
             stub = stubs.setdefault(id(original), _stub(dotted))
             saved.append((module, attr, original, "attr"))
@@ -223,6 +398,27 @@ def forbidden(names=SOLVERS + DIRECT, namespaces=()):
                 if id(value) in originals and value is originals[id(value)]:
                     saved.append((ns, key, value, "item"))
                     ns[key] = stubs[id(value)]
+
+        def swap(value):
+            return stubs[id(value)] if id(value) in originals and value is originals[id(value)] else value
+
+        for func in functions:
+            for cell in getattr(func, "__closure__", None) or ():
+                try:
+                    value = cell.cell_contents
+                except ValueError:  # an empty cell
+                    continue
+                if swap(value) is not value:
+                    saved.append((cell, "cell_contents", value, "attr"))
+                    cell.cell_contents = swap(value)
+            defaults = getattr(func, "__defaults__", None)
+            if defaults and any(swap(v) is not v for v in defaults):
+                saved.append((func, "__defaults__", defaults, "attr"))
+                func.__defaults__ = tuple(swap(v) for v in defaults)
+            kwdefaults = getattr(func, "__kwdefaults__", None)
+            if kwdefaults and any(swap(v) is not v for v in kwdefaults.values()):
+                saved.append((func, "__kwdefaults__", kwdefaults, "attr"))
+                func.__kwdefaults__ = {k: swap(v) for k, v in kwdefaults.items()}
         yield
     finally:
         for container, key, original, kind in reversed(saved):
@@ -272,13 +468,59 @@ def time_limit(seconds=None, what="your function"):
 def call_student(func, *args, forbid=SOLVERS + DIRECT, seconds=None, **kwargs):
     """Call a student's function under a time limit with solvers forbidden.
 
-    ``NotImplementedError`` (an exercise not yet answered) passes through
-    unchanged, so an unanswered exercise reads as such.
+    Whatever goes wrong comes back as a :class:`WrongAnswer` that shows the
+    student's own frames and none of the grader's: an unanswered exercise
+    (``NotImplementedError``) as :class:`NotAnswered`, an exception in their
+    code as :class:`StudentCodeError`, a call that does not match the
+    contract (a missing keyword, say) as a plain :class:`WrongAnswer`.
     """
     name = getattr(func, "__name__", "your function")
+    if not callable(func):
+        raise WrongAnswer(f"`{name}` should be a function, got {type(func).__name__}")
     namespaces = [func.__globals__] if hasattr(func, "__globals__") else []
-    with time_limit(seconds, what=f"{name}()"), forbidden(forbid, namespaces):
-        return func(*args, **kwargs)
+    try:
+        with time_limit(seconds, what=f"{name}()"), forbidden(forbid, namespaces, [func]):
+            result = func(*args, **kwargs)
+    except NotImplementedError as exc:
+        raise _not_answered(name, exc) from exc
+    except WrongAnswer as exc:  # not allowed, or out of time: say where it happened
+        frames = student_frames(exc.__traceback__)
+        report = type(exc)(f"{exc} (in {where(frames)})" if frames else str(exc))
+        report.detail_lines = tuple(format_frames(frames, limit=1))
+        raise report from exc
+    except KeyboardInterrupt as exc:
+        frames = student_frames(exc.__traceback__)
+        report = TimeLimitExceeded(
+            f"`{name}` was interrupted" + (f" in {where(frames)}" if frames else "")
+            + " (the cell ran out of time, or it was stopped). Is there a loop that never ends?")
+        report.detail_lines = tuple(format_frames(frames, limit=1))
+        raise report from exc
+    except Exception as exc:
+        frames = student_frames(exc.__traceback__)
+        if not frames:
+            # Raised at the call itself: the signature does not match the contract.
+            raise WrongAnswer(f"calling `{name}` failed: {type(exc).__name__}: {exc}. Check its "
+                              "parameters against the exercise text (names, order, keywords).") from exc
+        report = StudentCodeError(f"your `{name}` raised {type(exc).__name__} in {where(frames)}: {exc}")
+        report.detail_lines = ("Your code, innermost call last:", *format_frames(frames))
+        raise report from exc
+    if _AFTER_CALL[0] is not None:
+        _AFTER_CALL[0]()
+    return result
+
+
+def _not_answered(name, exc):
+    frames = student_frames(exc.__traceback__)
+    stub = frames[-1][2] if frames else name
+    if stub in _EXERCISES and stub != name:
+        number, lesson, _ = _EXERCISES[stub]
+        place = f"Exercise {number}" + (f" of lesson {lesson}" if lesson else "")
+        return NotAnswered(f"your `{name}` calls `{stub}`, which is not answered yet: "
+                           f"answer {place} first (or do without it).")
+    number = _EXERCISES.get(name, (None,))[0]
+    label = f"Exercise {number}, `{name}`," if number is not None else f"`{name}`"
+    return NotAnswered(f"{label} is not answered yet: replace `raise NotImplementedError()` "
+                       "in the cell above with your code.")
 
 
 # --------------------------------------------------------------------------
@@ -292,6 +534,8 @@ def expect(condition, message):
 
 
 def _as_float_array(value, what):
+    if value is None:
+        raise WrongAnswer(f"{what} is None: does the function end with a `return` of its result?")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):

@@ -14,10 +14,11 @@ from .. import cg as reference_cg
 from .. import lanczos as reference_lanczos
 from .. import tridiagonal
 from ..conjugacy import conjugate_directions as reference_conjugate_directions
+from ..conjugacy import lanczos_from_cg as _reference_lanczos_from_cg
 from ..problems import poisson2d, random_spd
 from . import (
-    DIRECT, SOLVERS, CountingOperator, WrongAnswer, call_student, expect, expect_close,
-    passed,
+    DIRECT, SOLVERS, CountingOperator, WrongAnswer, call_student, exercise, expect,
+    expect_close, passed,
 )
 
 __all__ = ["check_conjugate_directions", "check_cg", "check_lanczos_from_cg"]
@@ -61,11 +62,23 @@ def _parallel(u, v, rtol=1e-8):
 # Exercise 1: conjugate directions from successive gradients
 
 
+def _expect_unchanged(passed_in, kept, name):
+    expect(np.array_equal(passed_in, kept),
+           f"your function changed the caller's `{name}` in place. Inputs must be left "
+           f"unchanged (SciPy's solvers leave them so): work on a copy of `{name}` "
+           "(an in-place update such as `+=` on the caller's array modifies it).")
+
+
 def _run_cd(conjugate_directions, A, b, x0=None):
     op = CountingOperator(A)
-    args = (op, b.copy()) if x0 is None else (op, b.copy(), x0.copy())
+    b_in = b.copy()
+    x0_in = None if x0 is None else x0.copy()
+    args = (op, b_in) if x0 is None else (op, b_in, x0_in)
     x, P = _unpack(call_student(conjugate_directions, *args, forbid=FORBID),
                    "conjugate_directions", ("x", "P"))
+    _expect_unchanged(b_in, b, "b")
+    if x0 is not None:
+        _expect_unchanged(x0_in, x0, "x0")
     n = b.shape[0]
     x = np.asarray(x, dtype=float)
     P = np.asarray(P, dtype=float)
@@ -89,26 +102,29 @@ def _diagnose_second_direction(A, r0, p1):
         return
     if _parallel(p1, right) is not None:
         raise WrongAnswer("p_1 points the right way but has the wrong length: do not normalise "
-                          "the directions; p_k = r_k - sum_j (p_j^T A r_k / p_j^T A p_j) p_j.")
+                          "the directions (the Gram-Schmidt formula of section 2 keeps r_k's "
+                          "length).")
     if np.allclose(p1, r1, rtol=1e-8):
         raise WrongAnswer("p_1 is the residual r_1 itself: subtract from r_k its A-projections "
-                          "onto every earlier direction, p_k = r_k - sum_j (p_j^T A r_k / "
-                          "p_j^T A p_j) p_j. (Projections in the ordinary inner product change "
-                          "nothing here: r_1 is already orthogonal to p_0.)")
+                          "onto every earlier direction (the Gram-Schmidt formula of section 2). "
+                          "(Projections in the ordinary inner product change nothing here: r_1 "
+                          "is already orthogonal to p_0.)")
     if np.allclose(p1, r1 - (p0 @ r1) / (p0 @ p0) * p0, rtol=1e-8):
         raise WrongAnswer("p_1 is orthogonal to p_0 in the ordinary inner product; it must be "
-                          "A-orthogonal: use the coefficients p_j^T A r_k / p_j^T A p_j.")
+                          "A-orthogonal: the Gram-Schmidt coefficients of section 2 use the "
+                          "A-inner product.")
     if np.allclose(p1, r1 + (p0 @ A @ r1) / (p0 @ A @ p0) * p0, rtol=1e-8):
         raise WrongAnswer("p_1 = r_1 + (...) p_0: the Gram-Schmidt projection must be "
-                          "subtracted, p_k = r_k - sum_j (p_j^T A r_k / p_j^T A p_j) p_j.")
+                          "subtracted, not added (see the formula of section 2).")
     if np.allclose(p1, -right, rtol=1e-8):
         raise WrongAnswer("p_1 has the wrong sign: the directions are built from the residuals "
                           "r_k = b - A x_k (the negative gradients), p_0 = r_0.")
-    raise WrongAnswer("p_1 (the second column of P) is wrong: with alpha_0 = r_0^T p_0 / "
-                      "p_0^T A p_0, r_1 = r_0 - alpha_0 A p_0 and p_1 = r_1 - (p_0^T A r_1 / "
-                      "p_0^T A p_0) p_0.")
+    raise WrongAnswer("p_1 (the second column of P) is wrong: check the first step (alpha_0, "
+                      "then the update of x and r) and the Gram-Schmidt formula of section 2, "
+                      "in the order the exercise lists them.")
 
 
+@exercise(1, "conjugate_directions", reference=reference_conjugate_directions)
 def check_conjugate_directions(conjugate_directions, n=12, cond=100.0, seed=3):
     """Check ``conjugate_directions(A, b, x0=None) -> (x, P)``: n steps along
     the residuals A-orthogonalised against every earlier direction."""
@@ -120,7 +136,7 @@ def check_conjugate_directions(conjugate_directions, n=12, cond=100.0, seed=3):
     # The first direction is the first residual.
     if not np.allclose(P[:, 0], b, rtol=1e-10) and np.allclose(P[0, :], b, rtol=1e-10):
         raise WrongAnswer("the directions are the rows of P: return them as columns, "
-                          "P[:, k] = p_k (np.column_stack, or P.T).")
+                          "P[:, k] = p_k (the hint shows how to stack them).")
     if np.allclose(P[:, 0], -b, rtol=1e-10):
         raise WrongAnswer("p_0 = -b: the directions are built from the residuals "
                           "r = b - A x (the negative gradients), so p_0 = r_0 = b when x0 = 0.")
@@ -142,20 +158,20 @@ def check_conjugate_directions(conjugate_directions, n=12, cond=100.0, seed=3):
             + ("Orthogonalise each new residual against *every* earlier direction, not only "
                "the last one(s): in floating point the shortcut loses conjugacy."
                if far and np.max(C[np.abs(np.subtract.outer(np.arange(n), np.arange(n))) == 1]) < 1e-8
-               else "Check the Gram-Schmidt coefficient p_j^T A r_k / p_j^T A p_j and that "
-                    "each step's residual is updated with the new direction."))
+               else "Check the Gram-Schmidt coefficients against section 2 (A-inner products) "
+                    "and that each step's residual is updated with the new direction."))
     col_err = np.linalg.norm(P - P_ref, axis=0) / np.linalg.norm(P_ref, axis=0)
     k = int(np.argmax(col_err))
     expect(col_err[k] <= 1e-6,
            f"direction p_{k} differs from the expected one (relative difference "
            f"{col_err[k]:.2g}) although the directions are conjugate: are they built from the "
-           "residuals r_k = b - A x_k in order, with the exact step alpha_k = r_k^T p_k / "
-           "p_k^T A p_k, and not normalised?")
+           "residuals r_k = b - A x_k in order, with the exact line-search step of the "
+           "exercise text, and not normalised?")
     res = np.linalg.norm(b - A @ x) / np.linalg.norm(b)
     expect(res <= 1e-9,
            f"after n = {n} steps ||b - A x|| / ||b|| = {res:.2g}: conjugate directions reach "
-           "the solution in n steps. Is x updated by alpha_k p_k at every step, with "
-           "alpha_k = r_k^T p_k / p_k^T A p_k?")
+           "the solution in n steps. Is x updated along p_k at every step, with the step "
+           "alpha_k of the exercise text?")
     expect(products <= 2 * n + 2,
            f"used {products} products with A for n = {n} steps: one per step (A p_k, kept "
            "beside p_k for the later Gram-Schmidt coefficients) is enough, two at most.")
@@ -176,9 +192,16 @@ def check_conjugate_directions(conjugate_directions, n=12, cond=100.0, seed=3):
 # Exercise 2: CG
 
 
-def _run_cg(cg, A, b, **kwargs):
+def _run_cg(cg, A, b, x0=None, finite=True, **kwargs):
     op = CountingOperator(A)
-    out = call_student(cg, op, b.copy(), forbid=FORBID, **kwargs)
+    b_in = b.copy()
+    if x0 is None:
+        out = call_student(cg, op, b_in, forbid=FORBID, **kwargs)
+    else:
+        x0_in = x0.copy()
+        out = call_student(cg, op, b_in, x0_in, forbid=FORBID, **kwargs)
+        _expect_unchanged(x0_in, x0, "x0")
+    _expect_unchanged(b_in, b, "b")
     x, norms, alphas, betas = _unpack(out, "cg", ("x", "residual_norms", "alphas", "betas"))
     x = np.asarray(x, dtype=float)
     arrays = []
@@ -190,6 +213,8 @@ def _run_cg(cg, A, b, **kwargs):
         arrays.append(arr)
     norms, alphas, betas = arrays
     expect(norms.size >= 1, "residual_norms should start with ||r_0||")
+    if finite:
+        expect(np.all(np.isfinite(norms)), "residual_norms contains NaN or inf")
     its = norms.size - 1
     expect(alphas.size == its and betas.size == its,
            f"residual_norms has {norms.size} entries (so {its} iterations, the initial residual "
@@ -205,29 +230,30 @@ def _diagnose_first_steps(A, b, norms, alphas, betas):
     if np.isclose(alphas[0], 1.0, rtol=1e-10) and not np.isclose(alpha0, 1.0, rtol=1e-3):
         raise WrongAnswer(
             f"alpha_0 = 1 = r_0^T r_0 / p_0^T p_0 (expected {alpha0:.6g}): the step uses "
-            "p^T p where p^T A p belongs. alpha_k = r_k^T r_k / p_k^T A p_k is the exact line "
-            "search along p_k.")
+            "p^T p where p^T A p belongs. alpha_k is the exact line search along p_k "
+            "(step 7 and the algorithm box).")
     if np.isclose(alphas[0], 1 / alpha0, rtol=1e-8):
-        raise WrongAnswer("alpha_0 is upside down: alpha_k = r_k^T r_k / p_k^T A p_k.")
+        raise WrongAnswer("alpha_0 is upside down: numerator and denominator are swapped "
+                          "(see alpha_k in the algorithm box).")
     expect_close(alphas[0], alpha0, "alpha_0", rtol=1e-8,
-                 hint="alpha_k = r_k^T r_k / p_k^T A p_k, with p_0 = r_0 = b when x0 = 0.")
+                 hint="compare with alpha_k in the algorithm box (p_0 = r_0 = b when x0 = 0).")
     r1 = b - alpha0 * Ab
     nr0, nr1 = np.linalg.norm(b), np.linalg.norm(r1)
     expect_close(norms[1], nr1, "||r_1||", rtol=1e-8,
-                 hint="update the residual with the step just taken: r <- r - alpha A p.")
+                 hint="update the residual with the step just taken (see the algorithm box).")
     beta0 = nr1**2 / nr0**2
     if np.isclose(betas[0], nr0**2 / nr1**2, rtol=1e-8):
-        raise WrongAnswer("beta_0 is upside down: beta_k = r_{k+1}^T r_{k+1} / r_k^T r_k "
-                          "(new over old).")
+        raise WrongAnswer("beta_0 is upside down: the new residual belongs in the numerator "
+                          "(see beta_k in the algorithm box).")
     if abs(betas[0]) < 1e-6 * beta0:
         raise WrongAnswer(f"beta_0 = {betas[0]:.2g} is about zero: r_{{k+1}}^T r_k vanishes "
-                          "because consecutive residuals are orthogonal. beta_k = "
-                          "r_{k+1}^T r_{k+1} / r_k^T r_k.")
+                          "because consecutive residuals are orthogonal. See beta_k in the "
+                          "algorithm box (step 7 derives it).")
     if np.isclose(betas[0], nr1 / nr0, rtol=1e-8):
-        raise WrongAnswer("beta_0 = ||r_1|| / ||r_0||: the norms must be squared, "
-                          "beta_k = r_{k+1}^T r_{k+1} / r_k^T r_k.")
+        raise WrongAnswer("beta_0 = ||r_1|| / ||r_0||: the norms must be squared "
+                          "(see beta_k in the algorithm box).")
     expect_close(betas[0], beta0, "beta_0", rtol=1e-8,
-                 hint="beta_k = r_{k+1}^T r_{k+1} / r_k^T r_k.")
+                 hint="compare with beta_k in the algorithm box.")
     if norms.size > 2:
         p1 = r1 + beta0 * b
         Ap1 = A @ p1
@@ -235,10 +261,17 @@ def _diagnose_first_steps(A, b, norms, alphas, betas):
         if not np.isclose(norms[2], np.linalg.norm(r2), rtol=1e-8):
             raise WrongAnswer(
                 f"alpha_0, beta_0 and ||r_1|| are right, but ||r_2|| = {norms[2]:.6g}, expected "
-                f"{np.linalg.norm(r2):.6g}: is the direction updated with the new residual, "
-                "p <- r + beta p, after beta is computed (and before the next product A p)?")
+                f"{np.linalg.norm(r2):.6g}: is the direction updated with the new residual "
+                "after beta is computed, and before the next product with A (the last line of "
+                "the algorithm box)?")
 
 
+def _reference_cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None):
+    res = reference_cg(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter)
+    return res.x, list(res.residual_norms), list(res.alphas), list(res.betas)
+
+
+@exercise(2, "cg", reference=_reference_cg)
 def check_cg(cg, n=150, cond=50.0, seed=2):
     """Check ``cg(A, b, x0=None, *, rtol, atol, maxiter) -> (x, residual_norms,
     alphas, betas)`` against :func:`krylov_ref.cg`.
@@ -256,11 +289,16 @@ def check_cg(cg, n=150, cond=50.0, seed=2):
         prob = random_spd(n, cond, seed=seed, spacing="linear")
     A, b = prob.A, prob.b
     rtol = 1e-8
-    maxiter = 10 * n
-    ref = reference_cg(A, b, rtol=rtol, maxiter=maxiter)
+    budget = 10 * n  # the contract's default, passed explicitly
+    ref = reference_cg(A, b, rtol=rtol, maxiter=budget)
     tol = rtol * np.linalg.norm(b)
 
-    x, norms, alphas, betas, products = _run_cg(cg, A, b, rtol=rtol, maxiter=maxiter)
+    def absolute(A_, b_):
+        # The count of a CG whose stopping test forgot the factor ||b||.
+        return reference_cg(A_, b_, rtol=0.0, atol=rtol, maxiter=budget).iterations
+
+    x, norms, alphas, betas, products = _run_cg(cg, A, b, finite=False, rtol=rtol,
+                                                maxiter=budget)
     expect(x.shape == (n,), f"x should have shape ({n},), got {x.shape}")
     expect_close(norms[0], np.linalg.norm(b), "residual_norms[0]", rtol=1e-10,
                  hint="it should be ||b - A x0|| with x0 = 0, i.e. ||b||.")
@@ -269,6 +307,18 @@ def check_cg(cg, n=150, cond=50.0, seed=2):
     expect(np.all(np.isfinite(norms)), "residual_norms contains NaN or inf")
     iters = norms.size - 1
     res = np.linalg.norm(b - A @ x)
+    absolute_message = (
+        "Your stopping test looks absolute (||r_k|| <= rtol): the contract's test is "
+        "relative to ||b||, ||r_k|| <= max(rtol ||b||, atol) (see the exercise text).")
+    if res > 1.01 * tol and norms[-1] <= 1.01 * tol:
+        raise WrongAnswer(
+            f"x and the updated residual r no longer agree: your last recorded ||r|| is "
+            f"{norms[-1]:.3g} (converged), but ||b - A x|| for the x you return is {res:.3g}. "
+            "x must move by the same step alpha_k p_k that the update of r assumes "
+            "(see the algorithm box).")
+    if iters != ref.iterations and iters == absolute(A, b) and abs(np.linalg.norm(b) - 1) > 0.1:
+        raise WrongAnswer(f"took {iters} iterations; CG takes {ref.iterations}. "
+                          + absolute_message)
     expect(res <= 1.01 * tol,
            f"not converged: ||b - A x|| = {res:.3g} but rtol * ||b|| = {tol:.3g} after {iters} "
            "iterations. Stop when ||r_k|| <= max(rtol * ||b||, atol) (not on the change in x), "
@@ -281,55 +331,104 @@ def check_cg(cg, n=150, cond=50.0, seed=2):
            "||r_k|| <= max(rtol * ||b||, atol), testing before each iteration.")
     expect(products <= iters + 2,
            f"used {products} products with A for {iters} iterations: one per iteration is "
-           "enough (q = A p, then alpha = r^T r / p^T q, r <- r - alpha q).")
+           "enough: the one product of the algorithm box serves both alpha and the update "
+           "of r.")
     m = min(iters, ref.iterations)
     expect_close(norms[: m + 1], ref.residual_norms[: m + 1], "the residual norm history",
                  rtol=1e-6, hint="residual_norms should hold ||r_k|| for k = 0, 1, ...")
     expect_close(alphas[:m], ref.alphas[:m], "the alphas", rtol=1e-6,
-                 hint="alpha_k = r_k^T r_k / p_k^T A p_k, one per iteration.")
+                 hint="one alpha per iteration, as in the algorithm box.")
     expect_close(betas[:m], ref.betas[:m], "the betas", rtol=1e-6,
-                 hint="beta_k = r_{k+1}^T r_{k+1} / r_k^T r_k, one per iteration.")
+                 hint="one beta per iteration, as in the algorithm box.")
 
     # A scaled copy of the problem: CG's iterates do not change when A is
-    # multiplied by a constant and b with it. Stopping on ||x_{k+1} - x_k||
-    # is not scale invariant; this catches it.
+    # multiplied by a constant and b with it. Stopping on ||x_{k+1} - x_k||,
+    # or on an absolute ||r_k||, is not scale invariant; this catches both.
     scale = 1e3
-    xs, norms_s, _, _, _ = _run_cg(cg, scale * A, scale * b, rtol=rtol, maxiter=maxiter)
+    xs, norms_s, _, _, _ = _run_cg(cg, scale * A, scale * b, rtol=rtol, maxiter=budget)
     res_s = np.linalg.norm(scale * b - scale * (A @ xs))
-    expect(res_s <= 1.01 * scale * tol and abs(norms_s.size - 1 - ref.iterations) <= 1,
+    its_s = norms_s.size - 1
+    if abs(its_s - ref.iterations) > 1 and its_s == absolute(scale * A, scale * b):
+        raise WrongAnswer(f"on 1000 A x = 1000 b CG should take the same {ref.iterations} "
+                          f"iterations as on A x = b, but took {its_s}. " + absolute_message)
+    expect(res_s <= 1.01 * scale * tol and abs(its_s - ref.iterations) <= 1,
            f"on 1000 A x = 1000 b CG should take the same {ref.iterations} iterations, but took "
-           f"{norms_s.size - 1} with ||b - A x|| / ||b|| = {res_s / (scale * np.linalg.norm(b)):.2g}. "
+           f"{its_s} with ||b - A x|| / ||b|| = {res_s / (scale * np.linalg.norm(b)):.2g}. "
            "Stop on the residual, ||r_k|| <= max(rtol * ||b||, atol), not on the change in x.")
 
     # maxiter is respected: exactly maxiter iterations when not converged.
     _, norms3, alphas3, _, _ = _run_cg(cg, A, b, rtol=rtol, maxiter=3)
     expect(norms3.size == 4 and alphas3.size == 3,
            f"with maxiter=3, residual_norms should have 4 entries (initial + 3), got {norms3.size}")
-    # x0 is used.
+    # The default maxiter=None is 10 n: with rtol = atol = 0 CG never stops early.
+    hard = random_spd(8, 1e4, seed=3)
+    _, norms_d, _, _, _ = _run_cg(cg, hard.A, hard.b, rtol=0.0, atol=0.0)
+    expect(norms_d.size - 1 == 80,
+           "with the default maxiter=None and rtol = atol = 0 (a test CG can never meet), "
+           "the contract's default maxiter = 10 n = 80 iterations should be taken on a "
+           f"problem of size n = 8; yours took {norms_d.size - 1}. See the exercise text.")
+    # x0 is used, and left unchanged (checked by _run_cg).
     x0 = prob.x_true + 1e-3 * np.ones(n)
-    x0_out, norms0, _, _, _ = _run_cg(cg, A, b, x0=x0.copy(), rtol=rtol, maxiter=maxiter)
+    x0_out, norms0, _, _, _ = _run_cg(cg, A, b, x0=x0, rtol=rtol, maxiter=budget)
     expect_close(norms0[0], np.linalg.norm(b - A @ x0), "residual_norms[0] with x0 given",
                  rtol=1e-8, hint="start from x0 when it is given: r_0 = b - A x0.")
     expect(np.linalg.norm(b - A @ x0_out) <= 1.01 * tol,
            "with x0 given, the returned x does not solve A x = b to rtol.")
+    # Edge cases with r_0 = 0 exactly: x0 the exact solution, and b = 0.
+    Ai, bi, xi = _integer_spd(7, seed)
+    for b_case, x0_case, case in ((bi, xi, "x0 equal to the solution"),
+                                  (np.zeros(7), None, "b = 0 (and x0 = None)")):
+        xz, norms_z, alphas_z, _, _ = _run_cg(cg, Ai, b_case, x0=x0_case, finite=False,
+                                              rtol=rtol, maxiter=50)
+        finite = np.all(np.isfinite(norms_z)) and np.all(np.isfinite(xz))
+        expect(norms_z.size == 1 and norms_z[0] == 0.0 and alphas_z.size == 0 and finite,
+               f"with {case}, r_0 = b - A x0 is exactly 0, so the stopping test holds before "
+               f"any step and the answer is x0 itself with residual_norms = [0.0] and no "
+               f"alphas or betas; yours took {norms_z.size - 1} iteration(s)"
+               + ("" if finite else " and produced NaN (a step 0/0)")
+               + ". Test the stopping criterion at the top of the loop, before the step, and "
+                 "keep equality: ||r_k|| <= max(rtol ||b||, atol).")
+        want = np.zeros(7) if x0_case is None else x0_case
+        expect(xz.shape == (7,) and np.array_equal(xz, want),
+               f"with {case}, x should be returned as it started.")
     # atol is honoured: a loose absolute tolerance stops early.
     atol = 0.1 * np.linalg.norm(b)
-    xa, normsa, _, _, _ = _run_cg(cg, A, b, rtol=0.0, atol=atol, maxiter=maxiter)
+    xa, normsa, _, _, _ = _run_cg(cg, A, b, rtol=0.0, atol=atol, maxiter=budget)
     expect(np.linalg.norm(b - A @ xa) <= 1.01 * atol and normsa.size - 1 < ref.iterations,
            "with rtol=0 and atol given, stop when ||r|| <= atol.")
     passed(f"cg: converged in {iters} iterations on {prob.name}, matching krylov_ref.cg "
-           "(residuals, alphas, betas); one product per iteration; maxiter, x0 and atol respected.")
+           "(residuals, alphas, betas); one product per iteration; maxiter (given and "
+           "default), x0 (left unchanged), atol, b = 0 and an exact x0 respected.")
+
+
+def _integer_spd(n, seed):
+    """An SPD matrix and a solution with small integer entries: b = A x is exact,
+    so b - A x is exactly zero however the products are summed."""
+    rng = np.random.default_rng(seed)
+    S = rng.integers(-3, 4, size=(n, n)).astype(float)
+    A = S + S.T + 8.0 * n * np.eye(n)            # symmetric, diagonally dominant
+    x = rng.integers(-5, 6, size=n).astype(float)
+    return A, A @ x, x
 
 
 # --------------------------------------------------------------------------
 # Exercise 3: T_k from CG's alphas and betas
 
 
-def _check_T(lanczos_from_cg, alphas, betas):
+def _check_T(lanczos_from_cg, alphas, betas, as_lists=False):
     k = alphas.size
-    T = call_student(lanczos_from_cg, alphas.copy(), betas.copy(),
+    given = (list(map(float, alphas)), list(map(float, betas))) if as_lists \
+        else (alphas.copy(), betas.copy())
+    kept = (list(given[0]), list(given[1])) if as_lists else (alphas.copy(), betas.copy())
+    T = call_student(lanczos_from_cg, *given,
                      forbid=FORBID + ("krylov_ref.lanczos", "krylov_ref.krylov.lanczos"))
+    for passed_in, original, name in zip(given, kept, ("alphas", "betas")):
+        _expect_unchanged(np.asarray(passed_in, dtype=float), np.asarray(original, dtype=float),
+                          name)
     T = np.asarray(T, dtype=float)
+    if as_lists:
+        expect(T.shape == (k, k), f"with alphas and betas given as Python lists (as the cg of "
+               f"Exercise 2 returns them), T should still have shape ({k}, {k}), got {T.shape}")
     if T.shape in ((k + 1, k + 1), (k - 1, k - 1)) and k > 1:
         raise WrongAnswer(f"T has shape {T.shape}, expected ({k}, {k}): k CG steps give the "
                           "k x k matrix T_k, one row per alpha.")
@@ -372,6 +471,7 @@ def _check_T(lanczos_from_cg, alphas, betas):
     return T
 
 
+@exercise(3, "lanczos_from_cg", reference=_reference_lanczos_from_cg)
 def check_lanczos_from_cg(lanczos_from_cg, n=30, k=6, cond=100.0, seed=4):
     """Check ``lanczos_from_cg(alphas, betas) -> T`` (k x k) against the Lanczos
     matrix of :func:`krylov_ref.lanczos` on the same ``A`` and ``b``."""
@@ -383,6 +483,8 @@ def check_lanczos_from_cg(lanczos_from_cg, n=30, k=6, cond=100.0, seed=4):
     # The smallest case: one step gives the 1 x 1 matrix [1/alpha_0].
     T1 = _check_T(lanczos_from_cg, alphas[:1], betas[:1])
     expect_close(T1, [[1 / alphas[0]]], "T for one CG step", rtol=1e-10)
+    # Lists, as the cg of Exercise 2 returns them.
+    _check_T(lanczos_from_cg, alphas, betas, as_lists=True)
     # Against Lanczos on the same A and b (either sign convention).
     _, gamma, delta = reference_lanczos(A, b, k)
     T_lanczos = tridiagonal(gamma, delta[:-1])

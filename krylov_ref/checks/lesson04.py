@@ -16,7 +16,7 @@ from ..convergence import anorm_error_estimate as reference_estimate
 from ..convergence import chebyshev_bound as reference_bound
 from ..convergence import iterations_needed as reference_iterations
 from ..problems import random_spd
-from . import WrongAnswer, call_student, expect, expect_close, passed
+from . import StudentCodeError, WrongAnswer, call_student, exercise, expect, expect_close, passed
 
 __all__ = ["check_chebyshev_bound", "check_iterations_needed", "check_anorm_error_estimate"]
 
@@ -54,6 +54,7 @@ def _number(value, what):
     return float(arr)
 
 
+@exercise(1, "chebyshev_bound", reference=reference_bound)
 def check_chebyshev_bound(chebyshev_bound, seed=0):
     """Check ``chebyshev_bound(kappa, k) -> 2 ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**k``,
     for a number ``k`` and for an array of ``k``."""
@@ -70,15 +71,16 @@ def check_chebyshev_bound(chebyshev_bound, seed=0):
         sd = (kappa - 1) / (kappa + 1)
         wrong = [
             (2 * sd ** k, "you used kappa where sqrt(kappa) belongs: (kappa - 1)/(kappa + 1) is "
-                          "steepest descent's rate. CG's rate is (sqrt(kappa) - 1)/(sqrt(kappa) + 1)."),
+                          "steepest descent's rate; CG's has the square root (section 2)."),
             (sd ** k, "you used kappa where sqrt(kappa) belongs (that is steepest descent's rate), "
                       "and the factor 2 is missing."),
-            (want / 2, "the factor 2 is missing: the bound is 2 ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^k."),
+            (want / 2, "the factor 2 is missing (see the formula in the exercise text)."),
             (2 / _rate(kappa) ** k, "the rate is upside down: (sqrt(kappa) - 1)/(sqrt(kappa) + 1) is "
                                     "less than 1, so the bound decreases with k."),
             (1 / np.cosh(k * np.arccosh((kappa + 1) / (kappa - 1))),
              "you returned the exact Chebyshev min-max 1/T_k((kappa + 1)/(kappa - 1)). It is a "
-             "sharper bound, but the exercise asks for the simpler 2 ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^k."),
+             "sharper bound, but the exercise asks for the simpler one of the boxed formula "
+             "(its right-hand side)."),
             (2 * _rate(kappa) ** (2 * k), "the exponent should be k, not 2k."),
         ]
         for value, message in wrong:
@@ -86,7 +88,7 @@ def check_chebyshev_bound(chebyshev_bound, seed=0):
                 raise WrongAnswer(f"chebyshev_bound({kappa:.4g}, {k}) = {got:.6g}, expected {want:.6g}: "
                                   + message)
         expect_close(got, want, f"chebyshev_bound({kappa:.4g}, {k})", rtol=1e-9,
-                     hint="the bound is 2 * ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**k.")
+                     hint="compare with the formula in the exercise text.")
 
     kappa = kappas[0]
     got0 = _number(call_student(chebyshev_bound, kappa, 0, forbid=REFERENCES),
@@ -98,14 +100,15 @@ def check_chebyshev_bound(chebyshev_bound, seed=0):
     ks = np.arange(0, 40, 3)
     try:
         got = call_student(chebyshev_bound, kappa, ks.copy(), forbid=REFERENCES)
-    except (WrongAnswer, NotImplementedError):
-        raise
-    except Exception as exc:  # the student's code failed on an array: say so plainly
-        raise WrongAnswer(
-            f"chebyshev_bound(kappa, k) failed when k is an array ({type(exc).__name__}: {exc}). "
-            "The contract asks for k given as a number or as a NumPy array: NumPy arithmetic "
-            "(np.sqrt, **) works for both, while math.sqrt, math.pow or `if k ...` do not."
-        ) from None
+    except StudentCodeError as exc:  # the student's code failed on an array: say so plainly
+        cause = exc.__cause__
+        report = WrongAnswer(
+            f"chebyshev_bound(kappa, k) failed when k is an array ({type(cause).__name__}: "
+            f"{cause}). The contract asks for k given as a number or as a NumPy array: NumPy "
+            "arithmetic works for both, while the math module's functions or a test such as "
+            "`if k ...` do not.")
+        report.detail_lines = exc.detail_lines
+        raise report from exc
     got = np.asarray(got, dtype=float)
     expect(got.shape == ks.shape,
            f"with an array k of shape {ks.shape}, chebyshev_bound should return an array of the "
@@ -141,10 +144,14 @@ def _as_count(value, what):
         raise WrongAnswer(f"{what} should be an integer, got {type(value).__name__}") from None
     expect(np.isfinite(x) and x == np.round(x),
            f"{what} = {x!r} is not a whole number: return an integer number of iterations "
-           "(round up with np.ceil and convert with int).")
+           "(rounded up, see the hint).")
+    expect(isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)),
+           f"{what} returned {x:g} as {type(value).__name__}; the contract asks for an int "
+           "(a count of iterations): convert the result to a Python int.")
     return int(round(x))
 
 
+@exercise(2, "iterations_needed", reference=reference_iterations)
 def check_iterations_needed(iterations_needed, seed=1):
     """Check ``iterations_needed(kappa, rtol)``: the smallest integer ``k >= 0`` with
     ``2 ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**k <= rtol``."""
@@ -167,23 +174,23 @@ def check_iterations_needed(iterations_needed, seed=1):
         mistakes = [
             (lambda kp, rt: int(np.floor(log_ratio(rt / 2, _rate(kp)))),
              f"the bound at k = {got} is {reference_bound(kappa, got):.3g} > rtol. You rounded down "
-             "(floor, or int() of a positive number): the smallest integer k with "
-             "k >= log(rtol/2)/log(rate) needs rounding up, np.ceil."),
+             "(floor, or int() of a positive number): the smallest integer k above a number "
+             "needs rounding up (see the hint)."),
             (lambda kp, rt: reference_iterations(kp, rt) + 1,
              f"the bound at k = {want} is already {reference_bound(kappa, want):.3g} <= rtol, so k is "
              "not the smallest: an off-by-one (ceil(...) + 1, or a loop that counts one step too many)."),
             (lambda kp, rt: int(np.ceil(log_ratio(rt, _rate(kp)))),
-             "the factor 2 of the bound is missing: solve 2 rate^k <= rtol, i.e. "
-             "k >= log(rtol / 2) / log(rate)."),
+             "the factor 2 of the bound is missing: the inequality to solve is the one in the "
+             "exercise text, with its factor 2."),
             (lambda kp, rt: int(np.floor(log_ratio(rt, _rate(kp)))),
-             "the factor 2 of the bound is missing (solve 2 rate^k <= rtol, i.e. "
-             "k >= log(rtol / 2) / log(rate)), and the count is rounded down instead of up (np.ceil)."),
+             "the factor 2 of the bound is missing (see the inequality in the exercise text), "
+             "and the count is rounded down instead of up."),
             (lambda kp, rt: int(np.ceil(log_ratio(rt / 2, (kp - 1) / (kp + 1)))),
-             "that is the count for steepest descent's rate (kappa - 1)/(kappa + 1). CG's rate is "
-             "(sqrt(kappa) - 1)/(sqrt(kappa) + 1)."),
+             "that is the count for steepest descent's rate (kappa - 1)/(kappa + 1); CG's rate has "
+             "the square root (section 2)."),
             (lambda kp, rt: int(np.ceil(log_ratio(rt, (kp - 1) / (kp + 1)))),
-             "that is the count for steepest descent's rate (kappa - 1)/(kappa + 1). CG's rate is "
-             "(sqrt(kappa) - 1)/(sqrt(kappa) + 1) (and the bound has a factor 2)."),
+             "that is the count for steepest descent's rate (kappa - 1)/(kappa + 1); CG's rate has "
+             "the square root (section 2), and the bound has a factor 2."),
         ]
         for formula, message in mistakes:
             if all(row[2] == formula(row[0], row[1]) for row in results):
@@ -191,15 +198,27 @@ def check_iterations_needed(iterations_needed, seed=1):
         if got > want:
             raise WrongAnswer(head + f"the bound is already <= rtol at k = {want}: return the smallest such k.")
         raise WrongAnswer(head + f"the bound at k = {got} is {reference_bound(kappa, got):.3g} > rtol = "
-                          f"{rtol:.3g}. k must satisfy 2 rate^k <= rtol with rate = "
-                          "(sqrt(kappa) - 1)/(sqrt(kappa) + 1).")
-    got = _as_count(call_student(iterations_needed, 50.0, 3.0, forbid=REFERENCES),
-                    "iterations_needed(50, 3.0)")
-    expect(got == 0, f"iterations_needed(50, 3.0) returned {got}: when rtol >= 2 the bound at k = 0 "
-                     "(which is 2) is already small enough, so the answer is 0. (Is a negative count "
-                     "coming out of the logarithm formula? Never return less than 0.)")
+                          f"{rtol:.3g}. k must satisfy the inequality of the exercise text, with "
+                          "CG's rate of section 2.")
+    # rtol >= 2: the bound at k = 0 is 2, so 0 iterations (also at rtol = 2 exactly,
+    # where the bound equals rtol); and just below 2, one or two iterations.
+    for kappa, rtol in ((50.0, 2.0), (50.0, 2.5), (50.0, 2.9), (50.0, 3.0), (1e4, 2.05),
+                        (1e4, 2.5), (1e4, 1e6)):
+        got = _as_count(call_student(iterations_needed, kappa, rtol, forbid=REFERENCES),
+                        f"iterations_needed({kappa:g}, {rtol:g})")
+        expect(got == 0, f"iterations_needed({kappa:g}, {rtol:g}) returned {got}: when rtol >= 2 the "
+                         "bound at k = 0 (which is 2) is already <= rtol, so the answer is 0. (Is a "
+                         "negative count coming out of the logarithm formula, or does the test "
+                         "for rtol >= 2 use another threshold? Never return less than 0.)")
+    for rtol in (1.9, 1.2, 1.0, 0.5):
+        want = reference_iterations(50.0, rtol)
+        got = _as_count(call_student(iterations_needed, 50.0, rtol, forbid=REFERENCES),
+                        f"iterations_needed(50, {rtol:g})")
+        expect(got == want, f"iterations_needed(50, {rtol:g}) returned {got}, expected {want}: "
+                            "for rtol just below 2 a few iterations are needed (check the "
+                            "threshold of any early return, and rounding up).")
     passed(f"iterations_needed: the smallest sufficient k on {len(cases)} cases "
-           f"(kappa up to {max(c[0] for c in cases):.2g}) and 0 when rtol >= 2.")
+           f"(kappa up to {max(c[0] for c in cases):.2g}), 0 when rtol >= 2, and rtol near 2.")
 
 
 # --------------------------------------------------------------------------
@@ -229,8 +248,8 @@ def _diagnose_estimate(got, alphas, norms, d):
     r = norms[:m]
     want = reference_estimate(alphas, norms, d)
     candidates = [
-        (want ** 2, "these are the squares of the estimates: est[k] = sqrt(sum ...) "
-                    "estimates ||e_k||_A itself, so take the square root."),
+        (want ** 2, "these are the squares of the estimates: est[k] estimates ||e_k||_A "
+                    "itself (see the contract)."),
         (np.sqrt(_windows(alphas * norms[1:m + 1] ** 2, d)),
          "alpha_j is paired with ||r_{j+1}||; it belongs with ||r_j||, the residual at the start "
          "of step j (residual_norms[j], with residual_norms[0] = ||r_0||)."),
@@ -262,14 +281,18 @@ def _diagnose_estimate(got, alphas, norms, d):
                 "there: sum each window of d terms directly.")
 
 
+@exercise(3, "anorm_error_estimate", reference=reference_estimate)
 def check_anorm_error_estimate(anorm_error_estimate, n=60, cond=1e3, seed=2, d=5):
     """Check ``anorm_error_estimate(alphas, residual_norms, d)``:
     ``est[k] = sqrt(sum_{j=k}^{k+d-1} alpha_j ||r_j||^2)``, ``k = 0..len(alphas) - d``."""
     alphas, norms, errors = _reference_run(n, cond, seed)
     m = alphas.size
     for delay in (d, 1, m):
-        got = call_student(anorm_error_estimate, alphas.copy(), norms.copy(), delay,
-                           forbid=REFERENCES)
+        a_in, r_in = alphas.copy(), norms.copy()
+        got = call_student(anorm_error_estimate, a_in, r_in, delay, forbid=REFERENCES)
+        expect(np.array_equal(a_in, alphas) and np.array_equal(r_in, norms),
+               "your function changed the caller's alphas or residual_norms in place: leave "
+               "the inputs unchanged (work on copies).")
         try:
             got = np.asarray(got, dtype=float)
         except (TypeError, ValueError):
@@ -288,19 +311,33 @@ def check_anorm_error_estimate(anorm_error_estimate, n=60, cond=1e3, seed=2, d=5
                f"estimates, got {got.size}. (residual_norms has {norms.size} entries: only the first "
                "len(alphas) are used.)")
         expect_close(got, want, f"the estimates with d = {delay}", rtol=1e-9,
-                     hint="est[k] = sqrt(alpha_k ||r_k||^2 + ... + alpha_{k+d-1} ||r_{k+d-1}||^2).")
+                     hint="compare with the formula for est[k] in the exercise text.")
+    # Lists (the cg of lesson 03 returns lists), and the caller's arrays left unchanged.
+    a_list, r_list = [float(a) for a in alphas], [float(r) for r in norms]
+    got = call_student(anorm_error_estimate, a_list, r_list, d, forbid=REFERENCES)
+    expect(a_list == [float(a) for a in alphas] and r_list == [float(r) for r in norms],
+           "your function changed the caller's alphas or residual_norms: leave the inputs "
+           "unchanged.")
+    expect_close(np.asarray(got, dtype=float).reshape(-1) if got is not None else got,
+                 reference_estimate(alphas, norms, d),
+                 "the estimates when alphas and residual_norms are Python lists", rtol=1e-9,
+                 hint="the contract allows lists as well as arrays: convert them first.")
     # The same answer when residual_norms has exactly len(alphas) entries.
     try:
         got = call_student(anorm_error_estimate, alphas.copy(), norms[:m].copy(), d, forbid=REFERENCES)
-    except IndexError as exc:
-        raise WrongAnswer(
+    except StudentCodeError as exc:
+        if not isinstance(exc.__cause__, IndexError):
+            raise
+        report = WrongAnswer(
             "anorm_error_estimate failed when residual_norms has exactly len(alphas) entries "
-            f"(IndexError: {exc}). Only ||r_0||, ..., ||r_(m-1)|| are needed: do not read "
-            "residual_norms[len(alphas)]."
-        ) from None
+            f"(IndexError: {exc.__cause__}). Only ||r_0||, ..., ||r_(m-1)|| are needed: do not "
+            "read residual_norms[len(alphas)].")
+        report.detail_lines = exc.detail_lines
+        raise report from exc
     expect_close(got, reference_estimate(alphas, norms, d),
                  "the estimates when residual_norms has exactly len(alphas) entries", rtol=1e-9,
-                 hint="use residual_norms[:len(alphas)]; do not rely on an extra last entry.")
+                 hint="only the first len(alphas) residual norms are used; do not rely on an "
+                      "extra last entry.")
     est = reference_estimate(alphas, norms, d)
     ratio = est / errors[: est.size]
     passed(f"anorm_error_estimate: right for d = {d}, 1 and {m} on a CG run of {m} steps (n = {n}); "

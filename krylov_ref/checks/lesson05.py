@@ -1,0 +1,818 @@
+"""Checks for lesson 05 (preconditioning).
+
+Each ``check_*`` runs a student's function on problems with known answers,
+raises :class:`~krylov_ref.checks.WrongAnswer` naming the likely mistake, and
+prints one line when all is well. Visible tests call them with their
+defaults; hidden tests call them with other sizes, seeds and parameters.
+
+Conventions of the lesson: the preconditioner is a matrix ``M`` close to
+``A``; what is *passed* as ``M=`` (to ``pcg``, to ``krylov_ref.cg``, to
+SciPy) is the operator that applies ``M^{-1}``, as ``M @ r``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import types
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import cg as reference_cg
+from .. import precond
+from ..problems import jump_diffusion2d, poisson1d, poisson2d, random_spd
+from . import (
+    _AFTER_CALL, DIRECT, SOLVERS, CountingOperator, StudentCodeError, WrongAnswer,
+    call_student, exercise, expect, expect_close, forbidden, passed, time_limit,
+)
+from ._report import _is_library_file, format_frames, student_frames, where
+
+__all__ = ["check_pcg", "check_jacobi_preconditioner", "check_ssor_preconditioner",
+           "check_ichol0"]
+
+#: What would build a preconditioner for the student.
+PRECONDITIONERS = ("krylov_ref.precond.jacobi", "krylov_ref.precond.ssor",
+                   "krylov_ref.precond.ichol0", "krylov_ref.precond.amg")
+#: Explicit inverses and factorisations: never needed to apply SSOR or IC(0).
+INVERSES = ("numpy.linalg.inv", "numpy.linalg.pinv", "scipy.linalg.inv", "scipy.linalg.pinv",
+            "scipy.sparse.linalg.inv", "scipy.sparse.linalg.spsolve",
+            "scipy.sparse.linalg.splu", "scipy.sparse.linalg.spilu",
+            "scipy.sparse.linalg.factorized", "scipy.sparse.linalg.expm_multiply",
+            "scipy.linalg.lu", "scipy.linalg.lu_factor", "scipy.linalg.solve_banded")
+#: Complete factorisations, which IC(0) must not call.
+FACTORISATIONS = ("numpy.linalg.cholesky", "scipy.linalg.cholesky", "scipy.linalg.cho_factor",
+                  "scipy.linalg.cholesky_banded", "scipy.linalg.ldl", "scipy.linalg.qr",
+                  "numpy.linalg.qr", "numpy.linalg.eig", "numpy.linalg.eigh",
+                  "scipy.linalg.eigh")
+FORBID = SOLVERS + DIRECT + PRECONDITIONERS + INVERSES
+FORBID_IC = FORBID + FACTORISATIONS
+#: The triangular solvers an SSOR application is made of (counted while it runs).
+TRIANGULAR = ("scipy.sparse.linalg.spsolve_triangular", "scipy.linalg.solve_triangular")
+
+
+def _unpack(value, what, names):
+    k = len(names)
+    if not isinstance(value, (tuple, list)) or len(value) != k:
+        got = type(value).__name__
+        if hasattr(value, "__len__") and not isinstance(value, np.ndarray):
+            got += f" of length {len(value)}"
+        raise WrongAnswer(f"{what} should return a tuple ({', '.join(names)}), got {got}")
+    return value
+
+
+def _dense(M):
+    return M.toarray() if sp.issparse(M) else np.asarray(M, dtype=float)
+
+
+# --------------------------------------------------------------------------
+# Applying a student's preconditioner: the same guards as call_student, and
+# the triangular solves counted.
+
+
+def _resolve(dotted):
+    module_name, _, attr = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return (module, attr) if hasattr(module, attr) else None
+
+
+def _functions_reachable(obj, depth=3):
+    """Python functions that applying ``obj`` may run: methods, closures and
+    callables held as attributes, a few levels deep (a LinearOperator keeps
+    its matvec as an attribute; a matvec keeps its helpers in closure cells)."""
+    found, seen, stack = [], set(), [(obj, 0)]
+    while stack:
+        item, level = stack.pop()
+        if id(item) in seen or level > depth:
+            continue
+        seen.add(id(item))
+        if isinstance(item, types.MethodType):
+            stack.append((item.__func__, level))
+        elif isinstance(item, types.FunctionType):
+            if not _is_library_file(item.__code__.co_filename):   # the student's own code
+                found.append(item)
+            for cell in item.__closure__ or ():
+                try:
+                    stack.append((cell.cell_contents, level + 1))
+                except ValueError:  # an empty cell
+                    continue
+        elif isinstance(item, functools.partial):
+            stack.append((item.func, level + 1))
+        elif not isinstance(item, (type, types.ModuleType, np.ndarray)) and hasattr(item, "__dict__"):
+            for value in vars(item).values():
+                if callable(value):
+                    stack.append((value, level + 1))
+            for value in vars(type(item)).values():
+                if isinstance(value, types.FunctionType):
+                    stack.append((value, level + 1))
+    return found
+
+
+@contextlib.contextmanager
+def _counting_triangular_solves(namespaces, functions, calls):
+    """Replace the triangular solvers, wherever the student's code can reach
+    them, by wrappers that record the shape of each right-hand side."""
+    originals, wrappers, saved = {}, {}, []
+
+    def wrap(original, dotted):
+        def counted(a, b, *args, **kwargs):
+            calls.append((dotted, np.shape(b)))
+            return original(a, b, *args, **kwargs)
+        counted.__name__ = original.__name__
+        return counted
+
+    try:
+        for dotted in TRIANGULAR:
+            found = _resolve(dotted)
+            if found is None:
+                continue
+            module, attr = found
+            original = getattr(module, attr)
+            originals[id(original)] = original
+            wrappers[id(original)] = wrap(original, dotted)
+            saved.append((module, attr, original, "attr"))
+            setattr(module, attr, wrappers[id(original)])
+
+        def swap(value):
+            key = id(value)
+            return wrappers[key] if key in originals and value is originals[key] else value
+
+        for ns in namespaces:
+            for key, value in list(ns.items()):
+                if swap(value) is not value:
+                    saved.append((ns, key, value, "item"))
+                    ns[key] = swap(value)
+        for func in functions:
+            for cell in func.__closure__ or ():
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    continue
+                if swap(value) is not value:
+                    saved.append((cell, "cell_contents", value, "attr"))
+                    cell.cell_contents = swap(value)
+            if func.__defaults__ and any(swap(v) is not v for v in func.__defaults__):
+                saved.append((func, "__defaults__", func.__defaults__, "attr"))
+                func.__defaults__ = tuple(swap(v) for v in func.__defaults__)
+            if func.__kwdefaults__ and any(swap(v) is not v for v in func.__kwdefaults__.values()):
+                saved.append((func, "__kwdefaults__", func.__kwdefaults__, "attr"))
+                func.__kwdefaults__ = {k: swap(v) for k, v in func.__kwdefaults__.items()}
+        yield
+    finally:
+        for container, key, original, kind in reversed(saved):
+            if kind == "attr":
+                setattr(container, key, original)
+            else:
+                container[key] = original
+
+
+def _apply(M, v, owner, name, calls=None):
+    """``M @ v`` for the student's ``M`` (built by their function ``owner``),
+    with the library shortcuts forbidden, a time limit, their own frames in
+    any error, and (if ``calls`` is a list) the triangular solves recorded."""
+    namespaces = [owner.__globals__] if hasattr(owner, "__globals__") else []
+    functions = [owner, *_functions_reachable(M)]
+    counting = (_counting_triangular_solves(namespaces, functions, calls)
+                if calls is not None else contextlib.nullcontext())
+    try:
+        with time_limit(None, what=f"M @ r for the M of {name}()"), \
+                forbidden(FORBID_IC, namespaces, functions), counting:
+            out = M @ v
+    except WrongAnswer as exc:  # not allowed, or out of time
+        frames = student_frames(exc.__traceback__)
+        report = type(exc)(f"{exc} (in {where(frames)})" if frames else str(exc))
+        report.detail_lines = tuple(format_frames(frames, limit=1))
+        raise report from exc
+    except Exception as exc:
+        frames = student_frames(exc.__traceback__)
+        if not frames:
+            raise WrongAnswer(
+                f"M @ r failed for the M returned by {name}() ({type(exc).__name__}: {exc}): "
+                "return something for which M @ r works on a 1-D array r (a scipy.sparse "
+                "matrix, or a scipy.sparse.linalg.LinearOperator).") from exc
+        report = StudentCodeError(f"M @ r, with the M of your `{name}`, raised "
+                                  f"{type(exc).__name__} in {where(frames)}: {exc}")
+        report.detail_lines = ("Your code, innermost call last:", *format_frames(frames))
+        raise report from exc
+    if _AFTER_CALL[0] is not None:   # as after every call of the student's code
+        _AFTER_CALL[0]()
+    if out is None:
+        raise WrongAnswer(f"M @ r returned None for the M of {name}(): the function that "
+                          "applies M must return the result.")
+    try:
+        arr = np.asarray(out, dtype=float)
+    except (TypeError, ValueError):
+        raise WrongAnswer(f"M @ r should be an array of numbers, got {type(out).__name__}") from None
+    n = v.shape[0]
+    if arr.shape in ((n, 1), (1, n)) and n > 1:
+        raise WrongAnswer(f"M @ r has shape {arr.shape} for r of shape ({n},): return a 1-D "
+                          "array (np.matrix and the old sparse matrices turn vectors into "
+                          "2-D matrices; use sp.diags_array / sp.csr_array, or np.ravel).")
+    if arr.shape == ():
+        raise WrongAnswer("M @ r is a single number: M is a 1-D array, so @ is a dot product. "
+                          "Return an operator that applies the whole matrix, e.g. "
+                          "sp.diags_array(...) or a LinearOperator.")
+    expect(arr.shape == (n,), f"M @ r should have shape ({n},), got {arr.shape}")
+    expect(np.all(np.isfinite(arr)), "M @ r contains NaN or inf")
+    return arr
+
+
+def _value_error_message(func, *args, what, **kwargs):
+    """The message of the ValueError the student's function raises here, None
+    if it raises nothing; a report if it raises something else."""
+    try:
+        call_student(func, *args, forbid=FORBID_IC, **kwargs)
+    except StudentCodeError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ValueError):
+            return str(cause)
+        raise WrongAnswer(f"{what} should raise ValueError, but raised "
+                          f"{type(cause).__name__}: {cause}") from exc
+    return None
+
+
+def _raises_value_error(func, *args, what, **kwargs):
+    return _value_error_message(func, *args, what=what, **kwargs) is not None
+
+
+# --------------------------------------------------------------------------
+# Exercise 1: preconditioned conjugate gradients
+
+
+def _reference_pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None):
+    res = reference_cg(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, M=M)
+    return res.x, list(res.residual_norms)
+
+
+def _pcg_variant(A, b, Minv, steps, variant):
+    """The first residual norms of PCG, or of one named mistake in it."""
+    apply = (lambda r: r) if variant == "no M" else (lambda r: Minv @ r)
+    r = b.copy()
+    x = np.zeros_like(b)
+    z = apply(r)
+    p = r.copy() if variant == "p from r" else z.copy()
+    history = [np.linalg.norm(r)]
+    for _ in range(steps):
+        q = A @ p
+        rz = r @ z
+        alpha = (r @ r) / (p @ q) if variant == "alpha r^T r" else rz / (p @ q)
+        x = x + alpha * p
+        r = r - alpha * q
+        if variant != "z once":
+            z = apply(r)
+        if variant == "beta r^T r":
+            beta = (r @ r) / (history[-1] ** 2)
+        else:
+            beta = (r @ z) / rz
+        p = (r if variant == "p from r" else z) + beta * p
+        history.append(np.linalg.norm(r))
+    return np.array(history)
+
+
+_PCG_MISTAKES = {
+    "no M": "the preconditioner is not used: these are the residuals of plain CG. Apply it "
+            "to every new residual, z = M @ r, and build the directions from z.",
+    "alpha r^T r": "alpha uses r^T r: with a preconditioner the step is alpha = r^T z / "
+                   "p^T A p, with z = M @ r (the M-inner product of the derivation).",
+    "beta r^T r": "beta uses r^T r: with a preconditioner it is beta = r_new^T z_new / "
+                  "r^T z, new over old, with z = M @ r.",
+    "p from r": "the directions are built from r: with a preconditioner p_0 = z_0 and "
+                "p = z + beta p, with z = M @ r.",
+    "z once": "z = M @ r is computed once, before the loop: apply M to every new residual.",
+}
+
+
+def _run_pcg(pcg, A, b, *, M=None, x0=None, **kwargs):
+    """Call the student's pcg with counting operators; check the output's form."""
+    n = b.shape[0]
+    op = CountingOperator(A)
+    m_op = CountingOperator(M) if M is not None else None
+    b_arg = b.copy()
+    x0_arg = None if x0 is None else x0.copy()
+    args = (op, b_arg) if x0 is None else (op, b_arg, x0_arg)
+    extra = dict(kwargs)
+    if m_op is not None:
+        extra["M"] = m_op
+    try:
+        out = call_student(pcg, *args, **extra)
+    except StudentCodeError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, TypeError) and "not callable" in str(cause):
+            report = WrongAnswer("apply the preconditioner as M @ r, as the contract says: "
+                                 "M is an operator, not a function (M(r) fails).")
+            report.detail_lines = exc.detail_lines
+            raise report from exc
+        raise
+    x, norms = _unpack(out, "pcg", ("x", "residual_norms"))
+    expect(x is not None, "x is None: does pcg end with `return x, residual_norms`?")
+    x = np.asarray(x, dtype=float)
+    expect(x.shape == (n,), f"x should have shape ({n},), got {x.shape}")
+    try:
+        norms = np.asarray(norms, dtype=float)
+    except (TypeError, ValueError):
+        raise WrongAnswer("residual_norms should be a list of numbers") from None
+    expect(norms.ndim == 1 and norms.size >= 1,
+           "residual_norms should be a 1-D list of norms, ||r_0|| first")
+    expect(np.all(np.isfinite(norms)) and np.all(np.isfinite(x)),
+           "x or residual_norms contains NaN or inf")
+    expect(np.array_equal(b_arg, b), "pcg changed the caller's b: work on your own vectors.")
+    if x0 is not None:
+        expect(np.array_equal(x0_arg, x0),
+               "pcg changed the caller's x0 (an in-place update such as x += ... on the array "
+               "passed in): start from a copy, x = np.array(x0, dtype=float).")
+    return x, norms, op.count, (m_op.count if m_op is not None else 0)
+
+
+def _diagnose_start(A, b, Minv, norms):
+    r0 = np.linalg.norm(b)
+    if np.isclose(norms[0], r0, rtol=1e-10):
+        return
+    z0 = Minv @ b
+    if np.isclose(norms[0], np.linalg.norm(z0), rtol=1e-8):
+        raise WrongAnswer("residual_norms[0] is ||M r_0||, the norm of the preconditioned "
+                          "residual z: record (and stop on) the unpreconditioned ||r_k|| = "
+                          "||b - A x_k||, which is what rtol and atol are about.")
+    if np.isclose(norms[0], np.sqrt(b @ z0), rtol=1e-8):
+        raise WrongAnswer("residual_norms[0] is sqrt(r_0^T M r_0) (the residual of the split "
+                          "system, which PCG gets for free): record (and stop on) the "
+                          "unpreconditioned ||r_k|| = ||b - A x_k||.")
+    expect_close(norms[0], r0, "residual_norms[0]", rtol=1e-10,
+                 hint="it should be ||b - A x0|| with x0 = 0, i.e. ||b||.")
+
+
+def _diagnose_steps(A, b, Minv, norms):
+    want = _pcg_variant(A, b, Minv, min(3, norms.size - 1), "right")
+    k = want.size
+    if np.allclose(norms[:k], want, rtol=1e-8):
+        return
+    for variant, message in _PCG_MISTAKES.items():
+        if np.allclose(norms[:k], _pcg_variant(A, b, Minv, k - 1, variant), rtol=1e-8):
+            raise WrongAnswer(message)
+    bad = int(np.argmax(~np.isclose(norms[:k], want, rtol=1e-8)))
+    raise WrongAnswer(
+        f"||r_{bad}|| = {norms[bad]:.6g}, expected {want[bad]:.6g}. Follow the algorithm box: "
+        "z = M @ r, alpha = r^T z / p^T A p, x += alpha p, r -= alpha A p, then z = M @ r, "
+        "beta = r_new^T z_new / r^T z, p = z + beta p.")
+
+
+def _compare_history(norms, ref, what):
+    its, ref_its = norms.size - 1, ref.iterations
+    expect(abs(its - ref_its) <= 1,
+           f"{what}: took {its} iterations; PCG takes {ref_its}. Stop as soon as "
+           "||r_k|| <= max(rtol * ||b||, atol), on the unpreconditioned residual, testing "
+           "before each iteration.")
+    k = min(norms.size, ref.residual_norms.size)
+    want = ref.residual_norms[:k]
+    close = np.abs(norms[:k] - want) <= 1e-6 * want + 1e-12 * want[0]
+    if not np.all(close):
+        j = int(np.argmax(~close))
+        raise WrongAnswer(f"{what}: ||r_{j}|| = {norms[j]:.6g}, expected {want[j]:.6g}; the "
+                          "first steps are right, so look at what changes later: is z = M @ r "
+                          "recomputed from the new residual, and r^T z carried to the next "
+                          "iteration?")
+
+
+def _pcg_case(pcg, A, b, Minv, rtol, maxiter, label):
+    """One full solve, compared with krylov_ref.cg step by step."""
+    n = b.shape[0]
+    x, norms, products, applications = _run_pcg(pcg, A, b, M=Minv, rtol=rtol, maxiter=maxiter)
+    _diagnose_start(A, b, Minv, norms)
+    expect(norms.size >= 2, f"no iteration was taken, but ||b|| = {norms[0]:.3g} > rtol ||b||.")
+    _diagnose_steps(A, b, Minv, norms)
+    ref = reference_cg(A, b, rtol=rtol, maxiter=maxiter, M=Minv)
+    tol = rtol * np.linalg.norm(b)
+    res = np.linalg.norm(b - A @ x)
+    its = norms.size - 1
+    expect(res <= 1.01 * tol,
+           f"{label}: not converged: ||b - A x|| = {res:.3g} but rtol * ||b|| = {tol:.3g} "
+           f"after {its} iterations. Is x updated with the same alpha and p as r?")
+    _compare_history(norms, ref, label)
+    expect(np.isclose(norms[-1], res, rtol=1e-3, atol=1e-3 * tol),
+           f"{label}: the last residual norm {norms[-1]:.4g} is not ||b - A x|| = {res:.4g} "
+           "for the x you return: record ||r|| after updating x and r with the same alpha.")
+    expect(products <= its + 2,
+           f"{label}: used {products} products with A for {its} iterations: one per iteration "
+           "(A @ p) is enough; update r -= alpha * (A p) instead of recomputing b - A x.")
+    expect(applications <= its + 2,
+           f"{label}: applied M {applications} times for {its} iterations: once per iteration "
+           "is enough (z = M @ r for the new residual, kept for the next iteration).")
+    expect(applications >= its,
+           f"{label}: applied M only {applications} times in {its} iterations: each new "
+           "residual needs its z = M @ r.")
+    return x, norms, ref
+
+
+@exercise(1, "pcg", reference=_reference_pcg)
+def check_pcg(pcg, m=10, contrast=1e4, seed=0):
+    """Check ``pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None)
+    -> (x, residual_norms)`` against :func:`krylov_ref.cg`, with ``M`` applied
+    as ``M @ r`` and products with ``A`` and ``M`` counted.
+
+    The problem is ``jump_diffusion2d(m, contrast, blocks=2, seed)`` (n = m^2)
+    with Jacobi and IC(0) preconditioners; then the contract's defaults and
+    edge cases: ``M=None`` (on ``poisson2d(m)``), ``maxiter=None`` (10 n),
+    ``maxiter`` reached,
+    ``x0`` given (and left unchanged), ``x0`` the solution, ``atol``, ``b = 0``.
+    """
+    prob = jump_diffusion2d(m, contrast=contrast, blocks=2, seed=seed)
+    A, b, n = prob.A, prob.b, prob.n
+    rtol, maxiter = 1e-8, 10 * n
+    jacobi = sp.diags_array(1.0 / A.diagonal(), format="csr")
+    x, norms, ref = _pcg_case(pcg, A, b, jacobi, rtol, maxiter, "with Jacobi")
+    ic0 = precond.ichol0(A)
+    ic0_matrix = np.column_stack([ic0 @ e for e in np.eye(n)])
+    _, norms_ic, _ = _pcg_case(pcg, A, b, ic0_matrix, rtol, maxiter, "with IC(0)")
+
+    # maxiter: exactly maxiter iterations when not converged, and the iterate after them.
+    x3, norms3, _, _ = _run_pcg(pcg, A, b, M=jacobi, rtol=rtol, maxiter=3)
+    expect(norms3.size == 4,
+           f"with maxiter=3, residual_norms should have 4 entries (initial + 3), got {norms3.size}")
+    ref3 = reference_cg(A, b, rtol=rtol, maxiter=3, M=jacobi)
+    expect_close(x3, ref3.x, "x after maxiter=3 iterations", rtol=1e-8,
+                 hint="return the last iterate when maxiter is reached.")
+
+    # x0 given: r_0 = b - A x0, and the caller's x0 is left alone (checked in _run_pcg).
+    x0 = np.random.default_rng(seed + 100).standard_normal(n)
+    x_0, norms0, _, _ = _run_pcg(pcg, A, b, M=jacobi, x0=x0, rtol=rtol, maxiter=maxiter)
+    expect_close(norms0[0], np.linalg.norm(b - A @ x0), "residual_norms[0] with x0 given",
+                 rtol=1e-8, hint="start from x0 when it is given: r_0 = b - A x0.")
+    expect(np.linalg.norm(b - A @ x_0) <= 1.01 * rtol * np.linalg.norm(b),
+           "with x0 given, the returned x does not solve A x = b to rtol.")
+    # x0 already the solution: no iteration at all.
+    x_s, norms_s, products_s, _ = _run_pcg(pcg, A, b, M=jacobi, x0=prob.x_true, rtol=rtol,
+                                           maxiter=maxiter)
+    expect(norms_s.size == 1,
+           f"with x0 = the solution, ||r_0|| <= rtol ||b|| already: residual_norms should be "
+           f"[||r_0||] (no iteration), got {norms_s.size} entries. Test before each iteration.")
+    expect_close(x_s, prob.x_true, "x when x0 is the solution", rtol=1e-12)
+
+    # atol: with rtol = 0 a loose absolute tolerance stops early.
+    atol = 1e-3 * np.linalg.norm(b)
+    x_a, norms_a, _, _ = _run_pcg(pcg, A, b, M=jacobi, rtol=0.0, atol=atol, maxiter=maxiter)
+    ref_a = reference_cg(A, b, rtol=0.0, atol=atol, maxiter=maxiter, M=jacobi)
+    expect(np.linalg.norm(b - A @ x_a) <= 1.01 * atol and abs(norms_a.size - 1 - ref_a.iterations) <= 1,
+           f"with rtol=0 and atol = {atol:.3g}, stop as soon as ||r|| <= atol: PCG takes "
+           f"{ref_a.iterations} iterations, yours {norms_a.size - 1}. The test is "
+           "||r_k|| <= max(rtol * ||b||, atol).")
+
+    # M=None (the default): plain CG (on Poisson: without M the jumps would make
+    # the count depend on rounding, CG needing more than n steps).
+    pois = poisson2d(m, seed=seed)
+    _, norms_plain, _, _ = _run_pcg(pcg, pois.A, pois.b, rtol=rtol, maxiter=maxiter)
+    ref_plain = reference_cg(pois.A, pois.b, rtol=rtol, maxiter=maxiter)
+    _compare_history(norms_plain, ref_plain, "without M (M=None, plain CG)")
+
+    # The defaults rtol=1e-5 and atol=0: on b and on 1e-12 b (where any atol > 0
+    # would stop at once) the same iterations as krylov_ref.cg with its defaults.
+    ref_default = reference_cg(A, b, M=jacobi)
+    for factor in (1.0, 1e-12):
+        _, norms_d, _, _ = _run_pcg(pcg, A, factor * b, M=jacobi)
+        expect(abs(norms_d.size - 1 - ref_default.iterations) <= 1,
+               f"with rtol, atol and maxiter not given{' and b scaled by 1e-12' if factor < 1 else ''}"
+               f", PCG takes {ref_default.iterations} iterations, yours {norms_d.size - 1}: the "
+               "defaults are rtol=1e-5, atol=0.0, maxiter=None (10 n).")
+
+    # maxiter=None: 10 n iterations when the tolerance cannot be met (rtol = 0).
+    small = random_spd(6, 100.0, seed=seed)
+    _, norms_max, _, _ = _run_pcg(pcg, small.A, small.b, rtol=0.0)
+    expect(norms_max.size - 1 == 60,
+           f"with maxiter=None and a tolerance that is never met (rtol=0), n = 6 should give "
+           f"10 n = 60 iterations; got {norms_max.size - 1}. maxiter defaults to 10 n.")
+
+    # b = 0: x = 0 is the solution, found without iterating.
+    try:
+        x_z, norms_z, _, _ = _run_pcg(pcg, A, np.zeros(n), M=jacobi, rtol=rtol, maxiter=maxiter)
+    except WrongAnswer as exc:
+        if isinstance(exc, StudentCodeError) or "NaN" in str(exc):
+            report = WrongAnswer(
+                f"with b = 0 (so x = 0 and residual_norms = [0.0] at once), {exc}. With b = 0, "
+                "max(rtol ||b||, atol) is 0 and ||r_0|| = 0: use <= in the stopping test, or "
+                "the loop divides 0 by 0.")
+            report.detail_lines = exc.detail_lines
+            raise report from exc
+        raise
+    expect(norms_z.size == 1 and norms_z[0] == 0.0 and not np.any(x_z),
+           f"with b = 0, x = 0 solves A x = b: return x = 0 and residual_norms = [0.0]; got "
+           f"{norms_z.size} norms and ||x|| = {np.linalg.norm(x_z):.3g}. With b = 0, "
+           "max(rtol ||b||, atol) is 0: use <= in the stopping test.")
+    passed(f"pcg: matches krylov_ref.cg step by step on {prob.name} with Jacobi "
+           f"({norms.size - 1} iterations) and IC(0) ({norms_ic.size - 1}); one product with A "
+           "and one application of M per iteration; M=None, maxiter, x0, atol and b = 0 right.")
+
+
+# --------------------------------------------------------------------------
+# Exercise 2: Jacobi
+
+
+def _reference_jacobi(A):
+    return precond.jacobi(A)
+
+
+def _build(func, A, name, **kwargs):
+    """Call the student's builder on a copy of A; check A is left unchanged and
+    that the result is an operator, not an explicit dense matrix."""
+    A_arg = A.copy()
+    M = call_student(func, A_arg, forbid=FORBID_IC, **kwargs)
+    same = (A_arg != A).nnz == 0 if sp.issparse(A) else np.array_equal(A_arg, A)
+    expect(same, f"{name} changed the matrix A it was given: work on a copy.")
+    expect(M is not None, f"{name} returned None: does it end with `return M`?")
+    return M
+
+
+@exercise(2, "jacobi_preconditioner", reference=_reference_jacobi)
+def check_jacobi_preconditioner(jacobi_preconditioner, m=8, contrast=1e4, seed=0):
+    """Check ``jacobi_preconditioner(A) -> M`` with ``M @ r = r / diag(A)``,
+    for sparse and dense ``A`` (on ``jump_diffusion2d(m, contrast)``), a 1 x 1
+    matrix, and a zero on the diagonal (ValueError)."""
+    prob = jump_diffusion2d(m, contrast=contrast, blocks=2, seed=seed)
+    A, n = prob.A, prob.n
+    d = A.diagonal()
+    rng = np.random.default_rng(seed)
+    name = "jacobi_preconditioner"
+    for form, label in ((sp.csr_array, "a CSR array"), (sp.csc_matrix, "a CSC matrix"),
+                        (lambda B: B.toarray(), "a dense array")):
+        A_in = form(A)
+        M = _build(jacobi_preconditioner, A_in, name)
+        if isinstance(M, np.ndarray) and M.ndim == 2:
+            raise WrongAnswer(f"for A given as {label}, M is a dense {M.shape[0]} x {M.shape[1]} "
+                              "matrix: n^2 numbers to store n. Return a sparse diagonal matrix "
+                              "(sp.diags_array) or a LinearOperator.")
+        v = rng.standard_normal(n)
+        z = _apply(M, v.copy(), jacobi_preconditioner, name)
+        want = v / d
+        if np.allclose(z, v * d, rtol=1e-10):
+            raise WrongAnswer("M @ r multiplies r by the diagonal of A: M stands for M^{-1}, an "
+                              "approximation of A^{-1}, so M @ r = r / diag(A).")
+        if np.allclose(z, v / np.sqrt(d), rtol=1e-10):
+            raise WrongAnswer("M @ r divides by sqrt(diag(A)): that is half of the symmetric "
+                              "split D^{-1/2} A D^{-1/2}. The preconditioner applies D^{-1}: "
+                              "M @ r = r / diag(A).")
+        if np.allclose(z, v / np.abs(_dense(A_in)).sum(axis=1), rtol=1e-10):
+            raise WrongAnswer("M @ r divides by the row sums of |A|: Jacobi uses the diagonal "
+                              "entries A[i, i] only.")
+        expect_close(z, want, f"M @ r for A given as {label}", rtol=1e-12,
+                     hint="M @ r should be r / diag(A), entry by entry.")
+    # The smallest case.
+    M1 = _build(jacobi_preconditioner, np.array([[4.0]]), name)
+    z1 = _apply(M1, np.array([3.0]), jacobi_preconditioner, name)
+    expect_close(z1, [0.75], "M @ r for A = [[4]] and r = [3]", rtol=1e-12)
+    # A zero on the diagonal: no Jacobi preconditioner exists.
+    Z = A.toarray()
+    z = n // 2 + 1
+    Z[z, z] = 0.0
+    message = _value_error_message(jacobi_preconditioner, sp.csr_array(Z),
+                                   what=f"a zero diagonal entry A[{z}, {z}]")
+    expect(message is not None,
+           f"with a zero on the diagonal (A[{z}, {z}] = 0), jacobi_preconditioner should raise "
+           "ValueError saying so, not return an M with inf in it.")
+    expect(str(z) in message,
+           f"the ValueError should say which diagonal entry is zero (A[{z}, {z}] here); "
+           f"its message is {message!r}.")
+    passed(f"jacobi_preconditioner: M @ r = r / diag(A) for sparse and dense A on {prob.name} "
+           f"(diagonal from {d.min():.3g} to {d.max():.3g}), for a 1 x 1 matrix, and a zero "
+           "diagonal raises ValueError.")
+
+
+# --------------------------------------------------------------------------
+# Exercise 3: SSOR
+
+
+def _reference_ssor(A, omega=1.0):
+    return precond.ssor(A, omega)
+
+
+def _ssor_variants(A, omega, v):
+    """M_SSOR^{-1} v, and the typical mistakes in it (dense, for small A)."""
+    A = _dense(A)
+    D = np.diag(np.diag(A))
+    L, U = np.tril(A, -1), np.triu(A, 1)
+    lower, upper = D + omega * L, D + omega * U
+    c = omega * (2 - omega)
+    solve = np.linalg.solve
+    right = c * solve(upper, D @ solve(lower, v))
+    variants = {
+        "no factor": (solve(upper, D @ solve(lower, v)),
+                      "the factor omega (2 - omega) is missing: M_SSOR^{-1} r = omega (2 - omega) "
+                      "(D + omega U)^{-1} D (D + omega L)^{-1} r."),
+        "no D": (c * solve(upper, solve(lower, v)),
+                 "the diagonal scaling between the two sweeps is missing: after the forward "
+                 "solve y = (D + omega L)^{-1} r, multiply by D before the backward solve."),
+        "D inverse": (c * solve(upper, solve(D, solve(lower, v))),
+                      "between the two sweeps, multiply by D (not by D^{-1}): M_SSOR = "
+                      "(D + omega L) D^{-1} (D + omega U) / (omega (2 - omega)), whose inverse "
+                      "has D in the middle."),
+        "swapped": (c * solve(lower, D @ solve(upper, v)),
+                    "the sweeps are in the wrong order: first the forward solve with D + omega L "
+                    "(lower triangle), then the backward solve with D + omega U."),
+        "omega ignored": (solve(D + U, D @ solve(D + L, v)),
+                          "omega is ignored: the triangles are D + omega L and D + omega U, and "
+                          "the factor omega (2 - omega) multiplies the result."),
+        "plain omega": (c * solve(D + U, D @ solve(D + L, v)),
+                        "the triangles should be D + omega L and D + omega U (omega multiplies "
+                        "the off-diagonal parts)."),
+    }
+    return right, variants
+
+
+def _check_ssor_on(ssor_preconditioner, A, omega, rng, label, pass_omega=True):
+    name = "ssor_preconditioner"
+    n = A.shape[0]
+    kwargs = {"omega": omega} if pass_omega else {}
+    M = _build(ssor_preconditioner, A, name, **kwargs)
+    if isinstance(M, np.ndarray) or sp.issparse(M):
+        kind = "dense array" if isinstance(M, np.ndarray) else "sparse matrix"
+        raise WrongAnswer(f"ssor_preconditioner returned a {kind} of shape {np.shape(M)}: an "
+                          "explicit inverse. The inverse of a triangular matrix is dense (n^2 "
+                          "numbers); return a LinearOperator whose matvec makes two triangular "
+                          "solves instead.")
+    for trial in range(2):
+        v = rng.standard_normal(n)
+        calls = []
+        z = _apply(M, v.copy(), ssor_preconditioner, name, calls)
+        blocks = [shape for _, shape in calls if len(shape) == 2 and shape[1] > 1]
+        if blocks:
+            raise WrongAnswer(f"a triangular solve with a right-hand side of shape {blocks[0]}: "
+                              "solving for many columns at once builds an explicit inverse. "
+                              "Solve for the one vector r, once with each triangle.")
+        if not calls:
+            raise WrongAnswer("M @ r made no triangular solve (with spsolve_triangular or "
+                              "solve_triangular, called while M @ r runs): an inverse computed "
+                              "beforehand is an explicit inverse. Make the two triangular solves "
+                              "inside the function that applies M.")
+        if len(calls) == 1:
+            raise WrongAnswer("M @ r made one triangular solve: that is a single Gauss-Seidel "
+                              "(SOR) sweep, which is not symmetric. SSOR is a forward solve with "
+                              "D + omega L, a scaling by D, then a backward solve with D + omega U.")
+        right, variants = _ssor_variants(A, omega, v)
+        if not np.allclose(z, right, rtol=1e-9, atol=1e-12 * np.abs(right).max()):
+            for wrong, message in variants.values():
+                if np.allclose(z, wrong, rtol=1e-9, atol=1e-12 * np.abs(wrong).max()):
+                    raise WrongAnswer(f"with omega = {omega:g}: {message}")
+            expect_close(z, right, f"M @ r ({label}, omega = {omega:g})", rtol=1e-9,
+                         hint="M @ r = omega (2 - omega) (D + omega U)^{-1} D (D + omega L)^{-1} r.")
+        expect(len(calls) == 2,
+               f"M @ r made {len(calls)} triangular solves: SSOR needs exactly two, one forward "
+               "with D + omega L and one backward with D + omega U.")
+    return M
+
+
+@exercise(3, "ssor_preconditioner", reference=_reference_ssor)
+def check_ssor_preconditioner(ssor_preconditioner, m=6, omega=1.5, seed=0):
+    """Check ``ssor_preconditioner(A, omega=1.0) -> M`` with
+    ``M @ r = omega (2 - omega) (D + omega U)^{-1} D (D + omega L)^{-1} r``,
+    applied by exactly two triangular solves (no explicit inverse), for
+    sparse and dense ``A``, the default ``omega``, and ``omega`` outside
+    ``(0, 2)`` (ValueError)."""
+    rng = np.random.default_rng(seed)
+    prob = jump_diffusion2d(m, contrast=1e2, blocks=2, seed=seed)
+    A = prob.A
+    _check_ssor_on(ssor_preconditioner, A, omega, rng, f"{prob.name}, CSR")
+    _check_ssor_on(ssor_preconditioner, sp.csc_matrix(A), omega, rng, "a CSC matrix")
+    # A non-symmetric dense matrix: L and U are different, so mixing them up shows.
+    B = rng.standard_normal((7, 7)) + 8 * np.eye(7)
+    _check_ssor_on(ssor_preconditioner, B, omega, rng, "a dense non-symmetric 7 x 7 matrix")
+    # The default omega is 1: symmetric Gauss-Seidel.
+    _check_ssor_on(ssor_preconditioner, A, 1.0, rng, "omega not given", pass_omega=False)
+    for bad in (0.0, 2.0, -0.5):
+        expect(_raises_value_error(ssor_preconditioner, A.copy(), omega=bad,
+                                   what=f"omega = {bad:g}"),
+               f"omega = {bad:g} is outside (0, 2), where SSOR is not positive definite: "
+               "ssor_preconditioner should raise ValueError.")
+    passed(f"ssor_preconditioner: M @ r right for omega = {omega:g} and the default 1 on "
+           f"{prob.name} (CSR and CSC) and a dense matrix, by two triangular solves per "
+           "application; omega outside (0, 2) raises ValueError.")
+
+
+# --------------------------------------------------------------------------
+# Exercise 4: IC(0)
+
+
+def _reference_ichol0(A):
+    return precond.ichol0(A).L
+
+
+KERSHAW = np.array([[3.0, -2.0, 0.0, 2.0], [-2.0, 3.0, -2.0, 0.0],
+                    [0.0, -2.0, 3.0, -2.0], [2.0, 0.0, -2.0, 3.0]])
+
+
+def _sparse_spd(n, seed):
+    """A random sparse SPD matrix with an irregular pattern (diagonally dominant)."""
+    rng = np.random.default_rng(seed)
+    B = sp.random_array((n, n), density=4.0 / n, rng=rng, data_sampler=rng.standard_normal)
+    B = sp.triu(B, 1)
+    B = B + B.T
+    return sp.csr_array(B + sp.diags_array(np.abs(B).sum(axis=1) + 1.0))
+
+
+def _run_ichol0(ichol0, A):
+    n = A.shape[0]
+    A_arg = A.copy()
+    L = call_student(ichol0, A_arg, forbid=FORBID_IC)
+    same = (A_arg != A).nnz == 0 if sp.issparse(A) else np.array_equal(A_arg, A)
+    expect(same, "ichol0 changed the matrix A it was given: factor a copy.")
+    expect(L is not None, "ichol0 returned None: does it end with `return L`?")
+    if isinstance(L, (tuple, list)):
+        raise WrongAnswer(f"ichol0 should return the factor L alone, got a {type(L).__name__}")
+    try:
+        L = _dense(L)
+    except (TypeError, ValueError):
+        raise WrongAnswer(f"ichol0 should return a matrix, got {type(L).__name__}") from None
+    expect(L.shape == (n, n), f"L should have shape ({n}, {n}), got {L.shape}")
+    expect(np.all(np.isfinite(L)), "L contains NaN or inf")
+    return L
+
+
+def _check_factor(ichol0, A, label):
+    A_dense = _dense(A)
+    n = A_dense.shape[0]
+    L = _run_ichol0(ichol0, A)
+    want = _reference_ichol0(A).toarray()
+    scale = np.abs(want).max()
+    tiny = 1e-12 * scale
+    if np.allclose(L, want, rtol=1e-10, atol=tiny):
+        return L
+    if np.allclose(L.T, want, rtol=1e-10, atol=tiny):
+        raise WrongAnswer("you returned the upper triangular factor L^T: return the lower "
+                          "triangular L with A ~ L L^T.")
+    upper = np.abs(np.triu(L, 1)) > tiny
+    if upper.any():
+        i, j = np.argwhere(upper)[0]
+        raise WrongAnswer(f"L[{i}, {j}] = {L[i, j]:.3g} is above the diagonal: L must be lower "
+                          "triangular.")
+    pattern = np.tril(A_dense) != 0
+    fill = (np.abs(L) > tiny) & ~pattern
+    chol = np.linalg.cholesky(A_dense)
+    if np.allclose(L, chol, rtol=1e-8, atol=tiny):
+        raise WrongAnswer(f"this is the complete Cholesky factor, with fill-in ({int(fill.sum())} "
+                          "entries where A has zeros): IC(0) keeps only the pattern of A and "
+                          "drops every update that would land outside it.")
+    if np.allclose(L, np.where(pattern, chol, 0.0), rtol=1e-8, atol=tiny):
+        raise WrongAnswer("L is the complete Cholesky factor with the fill-in cut off "
+                          "afterwards: IC(0) drops the fill *during* the factorisation, so the "
+                          "later columns never see it (update L_ij only where A_ij != 0).")
+    if fill.any():
+        i, j = np.argwhere(fill)[0]
+        raise WrongAnswer(f"L[{i}, {j}] = {L[i, j]:.3g} but A[{i}, {j}] = 0: IC(0) allows no "
+                          "fill-in; apply an update L_ik L_jk to (i, j) only if A_ij != 0.")
+    d = np.diag(L)
+    if np.allclose(d, 1.0) and not np.allclose(np.diag(want), 1.0):
+        raise WrongAnswer("L has a unit diagonal (the L of L D L^T): here L L^T ~ A, with "
+                          "L_jj = sqrt(a_jj - sum_k L_jk^2).")
+    if np.allclose(d, np.diag(want) ** 2, rtol=1e-10) and not np.allclose(d, np.diag(want)):
+        raise WrongAnswer("the diagonal of L holds the pivots themselves: take their square "
+                          "root, L_jj = sqrt(a_jj - sum_k L_jk^2).")
+    bad = np.abs(L - want) > 1e-10 * np.abs(want) + tiny
+    j = int(np.argwhere(bad)[:, 1].min())
+    i = int(np.argwhere(bad[:, j])[0, 0])
+    where_ = "the diagonal" if i == j else "below the diagonal"
+    raise WrongAnswer(
+        f"{label}: L[{i}, {j}] = {L[i, j]:.6g}, expected {want[i, j]:.6g} (the first wrong "
+        f"entry is in column {j}, {where_}). L_jj = sqrt(a_jj - sum_k L_jk^2) and L_ij = "
+        "(a_ij - sum_k L_ik L_jk) / L_jj, the sums over the earlier columns k, and only for "
+        "(i, j) where A_ij != 0.")
+
+
+@exercise(4, "ichol0", reference=_reference_ichol0)
+def check_ichol0(ichol0, m=6, seed=0):
+    """Check ``ichol0(A) -> L`` (lower triangular, the pattern of ``tril(A)``,
+    ``(L L^T)_ij = A_ij`` there) entry by entry against
+    :func:`krylov_ref.precond.ichol0`, on ``poisson2d(m)``, a random sparse
+    pattern and ``jump_diffusion2d``; a tridiagonal and a 1 x 1 matrix (IC(0)
+    is then exact Cholesky); and a breakdown (ValueError)."""
+    # Without explicitly stored zeros (poisson2d stores some for m <= 5), so
+    # that "A_ij != 0" and "(i, j) is stored" are the same pattern.
+    poisson = sp.csr_array(poisson2d(m).A)
+    poisson.eliminate_zeros()
+    problems = [(poisson, f"poisson2d({m})"),
+                (_sparse_spd(m * m, seed), "a random sparse SPD matrix"),
+                (sp.csc_matrix(jump_diffusion2d(m, 1e2, 2, seed).A), "jump_diffusion2d, CSC")]
+    for A, label in problems:
+        L = _check_factor(ichol0, A, label)
+        A_dense = _dense(A)
+        on = A_dense != 0
+        expect(np.allclose((L @ L.T)[on], A_dense[on], rtol=1e-10,
+                           atol=1e-12 * np.abs(A_dense).max()),
+               "(L L^T)_ij should equal A_ij wherever A_ij != 0.")
+    # No fill to drop: IC(0) is the exact Cholesky factor.
+    T = poisson1d(m + 3).A
+    L = _check_factor(ichol0, T, "a tridiagonal matrix")
+    expect_close(L, np.linalg.cholesky(T.toarray()), "L for a tridiagonal A", rtol=1e-10,
+                 hint="a tridiagonal matrix has no fill: IC(0) is its Cholesky factor.")
+    L1 = _run_ichol0(ichol0, sp.csr_array(np.array([[9.0]])))
+    expect_close(L1, [[3.0]], "L for A = [[9]]", rtol=1e-12)
+    # A zero pivot is a breakdown too (here at once: [[1, 1], [1, 1]] is singular).
+    expect(_raises_value_error(ichol0, sp.csr_array(np.ones((2, 2))),
+                               what="IC(0) of [[1, 1], [1, 1]]"),
+           "for A = [[1, 1], [1, 1]] the second pivot is 1 - 1 = 0: ichol0 should raise "
+           "ValueError for a pivot that is not positive (zero included), not return L_jj = 0.")
+    # Kershaw's matrix is SPD, yet IC(0) meets a negative pivot.
+    expect(_raises_value_error(ichol0, sp.csr_array(KERSHAW), what="IC(0) of Kershaw's matrix"),
+           "Kershaw's matrix (in the lesson) makes IC(0) meet a negative pivot in its last "
+           "column: ichol0 should raise ValueError, not return NaN (sqrt of a negative number).")
+    passed(f"ichol0: L equals IC(0) entry by entry on poisson2d({m}), a random sparse pattern "
+           "and a jump-coefficient matrix, with no fill-in; exact on a tridiagonal and a 1 x 1 "
+           "matrix; breakdown raises ValueError.")

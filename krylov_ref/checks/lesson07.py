@@ -1,0 +1,751 @@
+"""Checks for lesson 07 (Newton-CG: second-order optimisation without the Hessian).
+
+Each ``check_*`` runs a student's function on problems with known answers,
+raises :class:`~krylov_ref.checks.WrongAnswer` naming the likely mistake, and
+prints one line when all is well. Visible tests call them with their
+defaults; hidden tests call them with other sizes and seeds and the edge
+cases of the contract.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+from scipy.optimize import rosen, rosen_der, rosen_hess_prod
+
+from ..models import LogisticRegression, TwoLayerMLP, logistic_data
+from ..newton import hvp_fd as reference_hvp_fd
+from ..newton import newton_cg as reference_newton_cg
+from ..newton import truncated_cg as reference_truncated_cg
+from ..problems import random_spd
+from . import (
+    DIRECT, SOLVERS, CountingOperator, WrongAnswer, call_student, exercise, expect,
+    expect_close, passed,
+)
+
+__all__ = ["check_logistic_hvp", "check_hvp_fd", "check_truncated_cg", "check_newton_cg",
+           "check_newton_cg_more"]
+
+#: What would do an exercise's work for it.
+NEWTON = ("krylov_ref.hvp_fd", "krylov_ref.newton.hvp_fd",
+          "krylov_ref.newton.truncated_cg", "krylov_ref.newton.forcing_term",
+          "krylov_ref.LogisticRegression", "krylov_ref.models.LogisticRegression",
+          "scipy.optimize.approx_fprime", "scipy.optimize.check_grad")
+FORBID = SOLVERS + DIRECT + NEWTON
+
+_U = np.finfo(float).eps
+
+
+def _designed(condition, what):
+    # The test problems are built to show one behaviour each; a problem that
+    # does not is the grader's bug, not the student's.
+    if not condition:
+        raise RuntimeError(f"lesson 07's test problem is not as designed: {what}")
+
+
+def _unpack(value, what, names):
+    k = len(names)
+    if not isinstance(value, (tuple, list)) or len(value) != k:
+        got = type(value).__name__
+        if hasattr(value, "__len__") and not isinstance(value, np.ndarray):
+            got += f" of length {len(value)}"
+        raise WrongAnswer(f"{what} should return a tuple ({', '.join(names)}), got {got}")
+    return value
+
+
+def _vector(value, n, what):
+    if value is None:
+        raise WrongAnswer(f"{what} is None: does the function end with a `return` of its result?")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise WrongAnswer(f"{what} should be an array of numbers, got {type(value).__name__}") from None
+    expect(arr.shape == (n,), f"{what} should have shape ({n},), got {arr.shape}")
+    expect(np.all(np.isfinite(arr)), f"{what} contains NaN or inf")
+    return arr
+
+
+def _close(a, b, rtol):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a.shape == b.shape and np.linalg.norm(a - b) <= rtol * max(np.linalg.norm(b), 1e-300)
+
+
+# --------------------------------------------------------------------------
+# Exercise 1: the logistic Hessian-vector product
+
+
+class DataOperator:
+    """A data matrix ``X`` (m x n) that supports only products, and counts them.
+
+    ``X @ v``, ``X.T @ u`` and ``u @ X`` work (a block of k columns counts k
+    products); ``X.shape`` is there; turning ``X`` into an array is not
+    allowed, so the n x n matrix ``X^T D X`` cannot be formed cheaply.
+    """
+
+    __array_ufunc__ = None
+
+    def __init__(self, X, _counter=None, _transposed=False):
+        self._X = np.asarray(X, dtype=float)
+        self._counter = [0] if _counter is None else _counter
+        self._transposed = _transposed
+        self.shape = self._X.shape[::-1] if _transposed else self._X.shape
+        self.ndim = 2
+        self.dtype = np.dtype(float)
+
+    @property
+    def count(self):
+        return self._counter[0]
+
+    @property
+    def T(self):
+        return DataOperator(self._X, self._counter, not self._transposed)
+
+    def _matrix(self):
+        return self._X.T if self._transposed else self._X
+
+    def __matmul__(self, v):
+        v = np.asarray(v, dtype=float)
+        if v.ndim == 0 or v.shape[0] != self.shape[1]:
+            name = "X.T" if self._transposed else "X"
+            raise ValueError(f"{name} @ v needs v of length {self.shape[1]}, got shape {v.shape}")
+        self._counter[0] += 1 if v.ndim == 1 else v.shape[1]
+        return self._matrix() @ v
+
+    def __rmatmul__(self, u):
+        u = np.asarray(u, dtype=float)
+        self._counter[0] += 1 if u.ndim == 1 else u.shape[0]
+        return u @ self._matrix()
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("In this exercise X is an operator: use X @ v and X.T @ u. Turning it "
+                        "into an array (np.asarray, X.toarray(), np.dot(X, v)) is not allowed.")
+
+    def __repr__(self):
+        return f"DataOperator(shape={self.shape}, count={self.count})"
+
+
+def _reference_logistic_hvp(X, w, v, lam=0.0):
+    X = np.asarray(X, dtype=float) if not hasattr(X, "tocsr") else X
+    return LogisticRegression(X, np.zeros(X.shape[0]), lam=lam).hessp(w, v)
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _diagnose_logistic(got, X, w, v, lam):
+    m = X.shape[0]
+    s = _sigmoid(X @ w)
+    Xv = X @ v
+    right = X.T @ (s * (1 - s) * Xv) / m + lam * v
+    if _close(got, right, 1e-8):
+        return
+    wrong = [
+        (X.T @ (s * (1 - s) * Xv) + lam * v, "the data term is not averaged: f is the mean "
+         "over the m samples, so H v = X^T (D (X v)) / m + lam v."),
+        (X.T @ (s * (1 - s) * Xv) / m, "the regularisation term lam v is missing: "
+         "H v = X^T (D (X v)) / m + lam v."),
+        (X.T @ (s * (1 - s) * Xv) / m + 0.5 * lam * v, "the regularisation term should be "
+         "lam v (the Hessian of lam/2 ||w||^2 is lam I), not lam v / 2."),
+        (X.T @ (s * (1 - s) * Xv) / m + 2 * lam * v, "the regularisation term should be "
+         "lam v (the Hessian of lam/2 ||w||^2 is lam I), not 2 lam v."),
+        (X.T @ (s * Xv) / m + lam * v, "the weights D are sigma(z), but the derivative of "
+         "sigma is sigma(z) (1 - sigma(z)): D_ii = sigma(z_i) (1 - sigma(z_i))."),
+        (X.T @ (0.25 * Xv) / m + lam * v, "the weights D are 1/4, which is sigma'(0) only: "
+         "evaluate D_ii = sigma(z_i) (1 - sigma(z_i)) at z = X w."),
+        (X.T @ Xv / m + lam * v, "the weights D are missing: H v = X^T (D (X v)) / m + lam v "
+         "with D_ii = sigma(z_i) (1 - sigma(z_i)) and z = X w."),
+        (-right, "the product has the wrong sign: the logistic loss is convex, so "
+         "v^T H v > 0."),
+    ]
+    z2 = X @ v
+    s2 = _sigmoid(z2)
+    wrong.append((X.T @ (s2 * (1 - s2) * Xv) / m + lam * v,
+                  "D is evaluated at z = X v: the curvature weights belong to the point w, "
+                  "z = X w; v is only the direction."))
+    for value, message in wrong:
+        if _close(got, value, 1e-8):
+            raise WrongAnswer(message)
+
+
+@exercise(1, "logistic_hvp", reference=_reference_logistic_hvp)
+def check_logistic_hvp(logistic_hvp, m=80, n=6, lam=0.1, seed=0):
+    """Check ``logistic_hvp(X, w, v, lam=0.0) -> H(w) v`` for the averaged,
+    L2-regularised logistic loss, with ``X`` an operator that counts products."""
+    X, _, _ = logistic_data(m, n, seed=seed, signal=3.0)
+    rng = np.random.default_rng(seed + 100)
+    model = LogisticRegression(X, np.zeros(m), lam=lam)
+    for trial in range(3):
+        w = rng.standard_normal(n) * (1.0 + trial)      # away from w = 0, where D = 1/4
+        v = rng.standard_normal(n)
+        op = DataOperator(X)
+        w_in, v_in = w.copy(), v.copy()
+        got = call_student(logistic_hvp, op, w_in, v_in, lam=lam, forbid=FORBID)
+        got = _vector(got, n, "H v")
+        expect(np.array_equal(w_in, w) and np.array_equal(v_in, v),
+               "your function changed w or v in place: work on new arrays.")
+        _diagnose_logistic(got, X, w, v, lam)
+        expect_close(got, model.hessp(w, v), "H v", rtol=1e-8, atol=1e-12,
+                     hint="H v = X^T (D (X v)) / m + lam v, D_ii = sigma(z_i)(1 - sigma(z_i)), "
+                          "z = X w.")
+        expect(op.count <= 3,
+               f"used {op.count} products with X (or X^T): three are enough, X w, X v and "
+               "X^T u. Never form the n x n Hessian X^T D X: that is what Newton-CG avoids.")
+    # the default lam = 0
+    w = rng.standard_normal(n)
+    v = rng.standard_normal(n)
+    got = _vector(call_student(logistic_hvp, DataOperator(X), w.copy(), v.copy(), forbid=FORBID),
+                  n, "H v with the default lam")
+    expect_close(got, LogisticRegression(X, np.zeros(m)).hessp(w, v), "H v with the default lam",
+                 rtol=1e-8, atol=1e-12, hint="the default is lam = 0: no regularisation term.")
+    # v = 0 gives 0; large logits do not overflow into NaN
+    got = _vector(call_student(logistic_hvp, DataOperator(X), w.copy(), np.zeros(n), lam=lam,
+                               forbid=FORBID), n, "H v for v = 0")
+    expect(np.allclose(got, 0.0, atol=1e-300), "H 0 should be the zero vector.")
+    w_big = 50.0 * np.sign(rng.standard_normal(n)) / np.sqrt(n) * 10
+    got = _vector(call_student(logistic_hvp, DataOperator(X), w_big.copy(), v.copy(), lam=lam,
+                               forbid=FORBID), n, "H v at large weights")
+    expect_close(got, model.hessp(w_big, v), "H v at large weights (logits of size ~100)",
+                 rtol=1e-7, atol=1e-12,
+                 hint="sigma(z)(1 - sigma(z)) must not overflow or cancel for large |z|: "
+                      "scipy.special.expit computes sigma safely.")
+    passed(f"logistic_hvp: H v = X^T D X v / m + lam v on {m} x {n} data with at most 3 "
+           "products with X; default lam, v = 0 and large logits right.")
+
+
+# --------------------------------------------------------------------------
+# Exercise 2: Hessian-vector products by central differences
+
+
+class _RecordingGradient:
+    """A gradient that records where it is evaluated."""
+
+    def __init__(self, grad):
+        self.grad, self.points = grad, []
+
+    def __call__(self, x):
+        x = np.array(x, dtype=float, copy=True)
+        self.points.append(x)
+        return self.grad(x)
+
+
+def _default_eps(x, v):
+    return _U ** (1 / 3) * (1.0 + np.linalg.norm(x)) / np.linalg.norm(v)
+
+
+def _run_fd(hvp_fd, grad, x, v, **kwargs):
+    rec = _RecordingGradient(grad)
+    x_in, v_in = x.copy(), v.copy()
+    got = call_student(hvp_fd, rec, x_in, v_in, forbid=FORBID, **kwargs)
+    expect(np.array_equal(x_in, x) and np.array_equal(v_in, v),
+           "your function changed x or v in place: work on new arrays.")
+    return _vector(got, x.shape[0], "the product H v"), rec.points
+
+
+def _check_points(points, x, v, eps, default):
+    n_calls = len(points)
+    if n_calls == 3 or (n_calls == 2 and any(np.array_equal(p, x) for p in points)):
+        raise WrongAnswer("grad is evaluated at x itself: that is a one-sided difference, "
+                          "with error O(eps). Central differences use grad(x + eps v) and "
+                          "grad(x - eps v) only.")
+    expect(n_calls == 2, f"grad was called {n_calls} times: central differences need exactly "
+           "two gradients, at x + eps v and at x - eps v.")
+    steps = sorted((p - x for p in points), key=lambda s: s @ v)
+    lo, hi = steps
+    # x + eps v - x is exact only up to the rounding of x + eps v
+    slack = 1e-9 * np.linalg.norm(hi) + 10 * _U * (1 + np.linalg.norm(x))
+    expect(np.linalg.norm(hi + lo) <= slack and hi @ v > 0,
+           "the two gradients should be taken at x + eps v and x - eps v, symmetric about x.")
+    par = (hi @ v) / (v @ v)
+    expect(np.linalg.norm(hi - par * v) <= slack,
+           "the perturbation should be along v: grad(x + eps v), not along another direction.")
+    if default:
+        want = eps
+        if np.isclose(par, _U ** (1 / 3), rtol=1e-6, atol=0) and not np.isclose(par, want, rtol=1e-6, atol=0):
+            raise WrongAnswer(
+                "the default step is u^(1/3) whatever v and x: scale it so that the "
+                "perturbation eps v has length u^(1/3) (1 + ||x||), i.e. eps = u^(1/3) "
+                "(1 + ||x||) / ||v||.")
+        if np.isclose(par, np.sqrt(_U) * (1 + np.linalg.norm(x)) / np.linalg.norm(v), rtol=1e-6, atol=0):
+            raise WrongAnswer("the default step uses sqrt(u), the right step for one-sided "
+                              "differences; central differences balance at u^(1/3): eps = "
+                              "u^(1/3) (1 + ||x||) / ||v||.")
+        expect(np.isclose(par, want, rtol=1e-6, atol=0),
+               f"the default step is eps = {par:.3g}, expected {want:.3g} for this x and v: "
+               "eps = u^(1/3) (1 + ||x||) / ||v|| with u = np.finfo(float).eps.")
+    else:
+        expect(np.isclose(par, eps, rtol=1e-9, atol=0),
+               f"with eps={eps:g} given, the gradients should be taken at x +- eps v; your step "
+               f"was {par:.3g}.")
+
+
+def _rosen_like(n, seed):
+    """Rosenbrock's function (a quartic: third derivatives matter) at a random point."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1.5, 1.5, n), rng.standard_normal(n)
+
+
+def _rosen_hv(x, v):
+    return rosen_hess_prod(x, v)
+
+
+@exercise(2, "hvp_fd", reference=reference_hvp_fd)
+def check_hvp_fd(hvp_fd, n=6, seed=1, v_scale=1.0):
+    """Check ``hvp_fd(grad, x, v, eps=None) -> H v`` by central differences
+    of the gradient, two gradient evaluations, default step
+    ``u^(1/3) (1 + ||x||) / ||v||``."""
+    x, v = _rosen_like(n, seed)
+    v = v_scale * v
+    exact = _rosen_hv(x, v)
+    got, points = _run_fd(hvp_fd, rosen_der, x, v)
+    _check_points(points, x, v, _default_eps(x, v), default=True)
+    ratio = (got @ exact) / (exact @ exact)
+    if np.isclose(ratio, 2.0, rtol=1e-4):
+        raise WrongAnswer("H v is twice what it should be: the central difference divides by "
+                          "the distance between the two points, 2 eps.")
+    if np.isclose(ratio, -1.0, rtol=1e-4):
+        raise WrongAnswer("H v has the wrong sign: (grad(x + eps v) - grad(x - eps v)) / (2 eps).")
+    err = np.linalg.norm(got - exact) / np.linalg.norm(exact)
+    expect(err <= 1e-8, f"relative error {err:.2g} against the exact H v (expected about 1e-10 "
+           "with the default step): (grad(x + eps v) - grad(x - eps v)) / (2 eps).")
+    # a step given by the caller is used as it is
+    eps = 1e-3 / np.linalg.norm(v)
+    got2, points2 = _run_fd(hvp_fd, rosen_der, x, v, eps=eps)
+    _check_points(points2, x, v, eps, default=False)
+    want2 = (rosen_der(x + eps * v) - rosen_der(x - eps * v)) / (2 * eps)
+    expect_close(got2, want2, f"H v with eps={eps:.3g}", rtol=1e-9, atol=1e-12 * np.abs(want2).max(),
+                 hint="use the step the caller gives.")
+    # at x = 0 the perturbation has length u^(1/3) (the 1 in 1 + ||x||)
+    got3, points3 = _run_fd(hvp_fd, rosen_der, np.zeros(n), v)
+    _check_points(points3, np.zeros(n), v, _default_eps(np.zeros(n), v), default=True)
+    expect_close(got3, _rosen_hv(np.zeros(n), v), "H v at x = 0", rtol=1e-8,
+                 atol=1e-10 * np.linalg.norm(v))
+    # v = 0: H 0 = 0, and no gradient is needed (nor a division by ||v|| = 0)
+    got4, points4 = _run_fd(hvp_fd, rosen_der, x, np.zeros(n))
+    expect(np.all(got4 == 0), "H v should be exactly zero for v = 0.")
+    expect(len(points4) == 0, f"for v = 0 the answer is 0 without any gradient; grad was called "
+           f"{len(points4)} times (and the default step divides by ||v|| = 0).")
+    passed(f"hvp_fd: central differences with 2 gradients, default step u^(1/3)(1+||x||)/||v||, "
+           f"relative error {err:.1e} on Rosenbrock (n = {n}); eps, x = 0 and v = 0 right.")
+
+
+# --------------------------------------------------------------------------
+# Exercise 3: the truncated inner CG
+
+
+def _reference_truncated_cg(H, g, *, rtol=0.5, atol=0.0, maxiter=None):
+    d, norms, negative = reference_truncated_cg(H, g, rtol=rtol, atol=atol, maxiter=maxiter)
+    return d, list(norms), bool(negative)
+
+
+def _run_tcg(truncated_cg, H, g, **kwargs):
+    op = CountingOperator(H)
+    g_in = g.copy()
+    out = call_student(truncated_cg, op, g_in, forbid=FORBID, **kwargs)
+    d, norms, negative = _unpack(out, "truncated_cg", ("d", "residual_norms", "negative_curvature"))
+    expect(np.array_equal(g_in, g), "your function changed g in place: work on new arrays "
+           "(r = g.copy()).")
+    n = g.shape[0]
+    d = _vector(d, n, "d")
+    try:
+        norms = np.asarray(norms, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise WrongAnswer("residual_norms should be a list of numbers") from None
+    expect(norms.size >= 1, "residual_norms should start with ||g|| (the residual of d = 0)")
+    expect(isinstance(negative, (bool, np.bool_)),
+           f"negative_curvature should be True or False, got {type(negative).__name__}")
+    return d, norms, bool(negative), op.count
+
+
+def _compare_tcg(got, ref, what, H=None, g=None):
+    d, norms, negative, products = got
+    d_ref, norms_ref, neg_ref = ref
+    norms_ref = np.asarray(norms_ref)
+    expect_close(norms[0], norms_ref[0], f"residual_norms[0] ({what})", rtol=1e-10,
+                 hint="the first entry is ||H 0 + g|| = ||g||.")
+    expect(negative == neg_ref,
+           f"negative_curvature is {negative} ({what}), expected {neg_ref}: stop, and say so, "
+           "when p^T H p <= 0 (zero included).")
+    k = min(norms.size, norms_ref.size, 10)
+    # the first steps entry by entry (later ones drift apart by rounding, which CG on an
+    # ill-conditioned H amplifies: compare the final residual and the step count instead)
+    bad = [j for j in range(k) if not np.isclose(norms[j], norms_ref[j], rtol=1e-6,
+                                                 atol=1e-13 * norms_ref[0])]
+    if bad:
+        j = bad[0]
+        raise WrongAnswer(
+            f"the residual norm after step {j} is {norms[j]:.6g}, expected {norms_ref[j]:.6g} "
+            f"({what}); the steps before it are right. Check alpha = r^T r / p^T H p, the updates "
+            "d += alpha p and r += alpha H p (r = H d + g), and p = -r + beta p with "
+            "beta = r_new^T r_new / r^T r.")
+    slack = 0 if norms_ref.size <= 10 else max(1, (norms_ref.size - 1) // 10)
+    if abs(norms.size - norms_ref.size) > slack:
+        more = norms.size > norms_ref.size
+        raise WrongAnswer(
+            f"took {norms.size - 1} CG steps ({what}), expected {norms_ref.size - 1}: "
+            + ("stop as soon as ||r|| <= max(rtol ||g||, atol), testing before each product."
+               if more else
+               "do not stop before ||r|| <= max(rtol ||g||, atol) (or maxiter, or negative "
+               "curvature); residual_norms gets one entry per completed step."))
+    if H is not None:
+        res = np.linalg.norm(H @ d + g)
+        expect(np.isclose(res, norms[-1], rtol=1e-3, atol=1e-10 * norms[0]) or negative,
+               f"the last residual norm is {norms[-1]:.4g} but ||H d + g|| = {res:.4g} for the d "
+               f"returned ({what}): are d and r updated with the same alpha and p?")
+    if norms_ref.size <= 10 and norms.size == norms_ref.size:
+        expect_close(d, d_ref, f"d ({what})", rtol=1e-6,
+                     atol=1e-12 * max(1.0, np.abs(d_ref).max()),
+                     hint="on negative curvature return the last iterate d (not d + alpha p), or "
+                          "-g if it happens at the very first step.")
+    products_ref = norms_ref.size - 1 + int(neg_ref)
+    expect(products <= products_ref,
+           f"used {products} products with H for {norms.size - 1} steps ({what}); one per step "
+           f"({products_ref} here) is enough: keep q = H p for both p^T H p and the update of r.")
+
+
+def _indefinite(n, seed, n_negative):
+    """A symmetric matrix with ``n_negative`` negative eigenvalues."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = np.geomspace(1.0, 50.0, n)
+    lam[:n_negative] *= -1
+    return (Q * lam) @ Q.T, Q, lam
+
+
+@exercise(3, "truncated_cg", reference=_reference_truncated_cg)
+def check_truncated_cg(truncated_cg, n=40, cond=200.0, seed=3):
+    """Check ``truncated_cg(H, g, *, rtol=0.5, atol=0.0, maxiter=None) ->
+    (d, residual_norms, negative_curvature)`` against
+    :func:`krylov_ref.newton.truncated_cg`."""
+    prob = random_spd(n, cond, seed=seed)
+    H, g = prob.A, prob.b
+    rng = np.random.default_rng(seed + 7)
+
+    # SPD, a forcing term: stops at ||r|| <= rtol ||g||
+    for rtol in (0.5, 1e-3):
+        ref = _reference_truncated_cg(H, g, rtol=rtol)
+        got = _run_tcg(truncated_cg, H, g, rtol=rtol)
+        d = got[0]
+        if np.allclose(d, -np.asarray(ref[0]), rtol=1e-6) and rtol < 0.5:
+            raise WrongAnswer("d solves H d = +g: Newton's step solves H d = -g (start with "
+                              "r = g, p = -r).")
+        _compare_tcg(got, ref, f"SPD H, rtol={rtol:g}", H, g)
+        res = np.linalg.norm(H @ d + g)
+        expect(res <= rtol * np.linalg.norm(g) * (1 + 1e-8),
+               f"||H d + g|| = {res:.3g} > rtol ||g|| = {rtol * np.linalg.norm(g):.3g} "
+               f"(rtol={rtol:g}).")
+    # the default rtol = 0.5
+    _compare_tcg(_run_tcg(truncated_cg, H, g), _reference_truncated_cg(H, g),
+                 "the default rtol = 0.5", H, g)
+    # atol: stop when ||r|| <= atol, even if rtol asks for more
+    atol = 0.05 * np.linalg.norm(g)
+    _compare_tcg(_run_tcg(truncated_cg, H, g, rtol=1e-12, atol=atol),
+                 _reference_truncated_cg(H, g, rtol=1e-12, atol=atol), "rtol=1e-12 and atol given",
+                 H, g)
+    # maxiter counts products; its default is n
+    got = _run_tcg(truncated_cg, H, g, rtol=0.0, maxiter=3)
+    expect(got[1].size == 4 and got[3] <= 3,
+           f"with maxiter=3, residual_norms should have 4 entries (||g|| and 3 steps) and H be "
+           f"used 3 times; got {got[1].size} entries and {got[3]} products.")
+    _compare_tcg(got, _reference_truncated_cg(H, g, rtol=0.0, maxiter=3), "maxiter=3", H, g)
+    got = _run_tcg(truncated_cg, H, g, rtol=0.0)
+    expect(got[1].size - 1 == n,
+           f"with rtol=0 and the default maxiter, CG should run n = {n} steps (maxiter=None means "
+           f"n); it ran {got[1].size - 1}.")
+
+    # negative curvature at the first step: d = -g
+    Hi, Q, lam = _indefinite(n, seed, 3)
+    g1 = Q[:, 0] + 0.1 * Q[:, 1:] @ rng.standard_normal(n - 1) / np.sqrt(n)
+    _designed(g1 @ Hi @ g1 < 0, "g1 has negative curvature")
+    got = _run_tcg(truncated_cg, Hi, g1, rtol=1e-8)
+    d, norms, negative, products = got
+    expect(negative, "the first direction p = -g has p^T H p < 0, but negative_curvature is "
+           "False: test p^T H p <= 0 before taking the step.")
+    if np.allclose(d, 0.0):
+        raise WrongAnswer("on negative curvature at the first step d = 0 is returned; return "
+                          "the steepest-descent direction -g instead (it decreases f).")
+    expect_close(d, -g1, "d when the first direction has negative curvature", rtol=1e-12,
+                 hint="return -g, the steepest-descent direction, when p^T H p <= 0 at the "
+                      "first step (there is no earlier iterate).")
+    expect(norms.size == 1 and products == 1,
+           f"on negative curvature at the first step, residual_norms should be [||g||] after one "
+           f"product; got {norms.size} entries and {products} products.")
+    # negative curvature later: the last iterate
+    g2 = Q[:, 0] * 0.05 + Q[:, 3:] @ rng.standard_normal(n - 3)
+    ref = _reference_truncated_cg(Hi, g2, rtol=1e-10)
+    _designed(ref[2] and len(ref[1]) > 2, "negative curvature after some steps")
+    got = _run_tcg(truncated_cg, Hi, g2, rtol=1e-10)
+    if got[2] and np.allclose(got[0], -g2):
+        raise WrongAnswer("on negative curvature after some steps -g is returned: -g is only "
+                          "for the first step; later, return the last CG iterate d.")
+    _compare_tcg(got, ref, "negative curvature after some steps", Hi, g2)
+    expect(g2 @ got[0] < 0, "d is not a descent direction (g^T d >= 0).")
+    # zero curvature counts as negative
+    lam0 = np.linspace(1.0, 10.0, 5)
+    lam0[0] = 0.0
+    H0 = np.diag(lam0)
+    g0 = np.zeros(5)
+    g0[0] = 2.0
+    zero_message = ("p^T H p = 0 (a flat direction) should stop CG like negative curvature, "
+                    "returning -g at the first step: test p^T H p <= 0, not < 0.")
+    try:
+        got = _run_tcg(truncated_cg, H0, g0, rtol=1e-8)
+    except WrongAnswer as exc:
+        if "NaN" in str(exc):        # alpha = r^T r / 0
+            raise WrongAnswer(zero_message) from None
+        raise
+    expect(got[2] and np.allclose(got[0], -g0),
+           "p^T H p = 0 (a flat direction) should stop CG like negative curvature, returning -g "
+           "at the first step: test p^T H p <= 0, not < 0.")
+    # g = 0: nothing to do, and no product
+    got = _run_tcg(truncated_cg, H, np.zeros(n))
+    expect(np.all(got[0] == 0) and got[1].size == 1 and got[1][0] == 0 and not got[2],
+           "for g = 0 return d = 0, residual_norms = [0.0] and negative_curvature = False.")
+    expect(got[3] == 0, f"for g = 0 no product with H is needed; used {got[3]}. Test the "
+           "stopping rule before the first product.")
+    passed(f"truncated_cg: residual histories match on SPD H (n = {n}); rtol, atol and maxiter "
+           "respected; negative and zero curvature handled; g = 0 costs nothing.")
+
+
+# --------------------------------------------------------------------------
+# Exercise 4: Newton-CG
+
+
+class _Counter:
+    """Counts calls; for hessp, a product with v = 0 (what scipy's
+    LinearOperator makes to find its dtype when none is given) is free."""
+
+    def __init__(self, func, free_zero=False):
+        self.func, self.count, self.free_zero = func, 0, free_zero
+
+    def __call__(self, *args):
+        if not (self.free_zero and not np.any(np.asarray(args[-1]))):
+            self.count += 1
+        return self.func(*args)
+
+
+def _reference_newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100):
+    res = reference_newton_cg(fun, grad, x0, hessp=hessp, gtol=gtol, maxiter=maxiter)
+    return res.x, list(res.grad_norms)
+
+
+def _run_newton(newton_cg, fun, grad, hessp, x0, **kwargs):
+    f, g, h = _Counter(fun), _Counter(grad), _Counter(hessp, free_zero=True)
+    x_in = x0.copy()
+    out = call_student(newton_cg, f, g, x_in, hessp=h, forbid=FORBID, **kwargs)
+    x, norms = _unpack(out, "newton_cg", ("x", "grad_norms"))
+    expect(np.array_equal(x_in, x0), "your function changed x0 in place: start from a copy, "
+           "x = np.array(x0, dtype=float).")
+    x = _vector(x, x0.shape[0], "x")
+    try:
+        norms = np.asarray(norms, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise WrongAnswer("grad_norms should be a list of numbers") from None
+    expect(norms.size >= 1, "grad_norms should start with ||grad f(x0)||")
+    return x, norms, f.count, g.count, h.count
+
+
+def _compare_newton(got, ref, what, history=None):
+    x, norms, nf, ng, nh = got
+    norms_ref = np.asarray(ref.grad_norms)
+    expect_close(norms[0], norms_ref[0], f"grad_norms[0] ({what})", rtol=1e-10,
+                 hint="the first entry is ||grad f(x0)||.")
+    k = min(norms.size, norms_ref.size, history or norms_ref.size)
+    bad = [j for j in range(k) if not np.isclose(norms[j], norms_ref[j], rtol=1e-5,
+                                                 atol=1e-3 * ref.grad_norms[-1])]
+    if bad:
+        j = bad[0]
+        t = ref.steps[j - 1]
+        raise WrongAnswer(
+            f"||grad f|| after Newton step {j} is {norms[j]:.6g}, expected {norms_ref[j]:.6g} "
+            f"({what}; the steps before it are right, and the line search took t = {t:g} "
+            f"there). Check the forcing term eta_k of the algorithm box, the inner solve "
+            f"truncated_cg(H, g, rtol=eta_k, atol=gtol / 2) and the backtracking "
+            f"t = 1, 1/2, 1/4, ... until f(x + t d) <= f(x) + c1 t g^T d.")
+    if history is None and norms.size != norms_ref.size:
+        raise WrongAnswer(
+            f"took {norms.size - 1} Newton steps ({what}), expected {norms_ref.size - 1}: "
+            "stop as soon as ||grad f(x)|| <= gtol (test before each step), or after maxiter "
+            "steps; grad_norms gets one entry per accepted point.")
+    if history is None:
+        expect_close(x, ref.x, f"x ({what})", rtol=1e-6, atol=1e-8,
+                     hint="return the last accepted point.")
+    expect(ng == norms.size,
+           f"grad was called {ng} times for {norms.size} points: one gradient per accepted "
+           "point is enough (the line search needs only f; keep g for the next step).")
+    if history is None:
+        expect(nh <= ref.nhev,
+               f"hessp was called {nh} times, expected {ref.nhev}: one product per inner CG "
+               "step, and the inner solve stops at max(eta_k ||g||, gtol / 2).")
+        if nh < ref.nhev:
+            raise WrongAnswer(
+                f"hessp was called {nh} times, expected {ref.nhev}, yet the gradients match: "
+                "is each Newton step's inner solve truncated_cg(H, g, rtol=eta_k, atol=gtol/2)?")
+
+
+def _logistic_model(m, n, seed, lam):
+    X, y, _ = logistic_data(m, n, seed=seed, cond=10.0, signal=4.0)
+    return LogisticRegression(X, y, lam=lam)
+
+
+def _logcosh_problem():
+    """f(x) = log cosh x1 + x2^2 / 2, from a point where the full Newton step in
+    x1 lands just short of -x1: f decreases, but by far less than c1 t g^T d."""
+    def f(z):
+        return float(np.logaddexp(z[0], -z[0]) - np.log(2.0) + 0.5 * z[1] ** 2)
+
+    def g(z):
+        return np.array([np.tanh(z[0]), z[1]])
+
+    def hv(z, v):
+        return np.array([v[0] / np.cosh(z[0]) ** 2, v[1]])
+    return f, g, hv, np.array([1.08865, 0.0])
+
+
+def _quartic_problem(n, seed):
+    """f = 1/2 x^T A x - b^T x + 1/4 sum x_i^4 with A's eigenvalues spread from 1 to
+    1000: each inner CG step shrinks the residual only a little, so the number
+    of products is sensitive to the forcing term."""
+    prob = random_spd(n, 1000.0, seed=seed, spacing="linear")
+    A, b = prob.A, 3.0 * prob.b / np.linalg.norm(prob.b) * np.sqrt(n)
+
+    def f(x):
+        return float(0.5 * x @ (A @ x) - b @ x + 0.25 * np.sum(x ** 4))
+
+    def g(x):
+        return A @ x - b + x ** 3
+
+    def hv(x, v):
+        return A @ v + 3 * x ** 2 * v
+    return f, g, hv
+
+
+def _double_well():
+    """f = x^4/4 - x^2/2 + y^2/2: minima at (+-1, 0), a saddle at 0."""
+    def f(z):
+        return float(z[0] ** 4 / 4 - z[0] ** 2 / 2 + z[1] ** 2 / 2)
+
+    def g(z):
+        return np.array([z[0] ** 3 - z[0], z[1]])
+
+    def hv(z, v):
+        return np.array([(3 * z[0] ** 2 - 1) * v[0], v[1]])
+    return f, g, hv
+
+
+@exercise(4, "newton_cg", reference=_reference_newton_cg)
+def check_newton_cg(newton_cg, m=300, n=12, lam=1e-3, seed=4):
+    """Check ``newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100) ->
+    (x, grad_norms)`` against :func:`krylov_ref.newton_cg`: the same
+    gradient history, one gradient per point, the same number of products."""
+    model = _logistic_model(m, n, seed, lam)
+    x0 = np.zeros(n)
+    for gtol in (1e-8, 1e-4):
+        ref = reference_newton_cg(model.loss, model.gradient, x0, hessp=model.hessp, gtol=gtol)
+        got = _run_newton(newton_cg, model.loss, model.gradient, model.hessp, x0, gtol=gtol)
+        _compare_newton(got, ref, f"logistic regression, gtol={gtol:g}")
+    # the default gtol = 1e-6
+    ref = reference_newton_cg(model.loss, model.gradient, x0, hessp=model.hessp)
+    got = _run_newton(newton_cg, model.loss, model.gradient, model.hessp, x0)
+    expect(got[1][-1] <= 1e-6, f"with the default gtol the final ||grad f|| is {got[1][-1]:.3g}: "
+           "the default is gtol = 1e-6.")
+    _compare_newton(got, ref, "the default gtol")
+    # the forcing term, where inner CG is slow and every eta_k shows in the products
+    f, g, hv = _quartic_problem(3 * n, seed)
+    ref = reference_newton_cg(f, g, np.zeros(3 * n), hessp=hv, gtol=1e-8)
+    got = _run_newton(newton_cg, f, g, hv, np.zeros(3 * n), gtol=1e-8)
+    _compare_newton(got, ref, f"a quartic with an ill-conditioned quadratic part (n = {3 * n})")
+    # the line search: a full step that decreases f, but too little
+    f, g, hv, z0 = _logcosh_problem()
+    ref = reference_newton_cg(f, g, z0, hessp=hv, gtol=1e-8)
+    _designed(ref.steps[0] < 1, "the first step is shortened")
+    got = _run_newton(newton_cg, f, g, hv, z0, gtol=1e-8)
+    if got[1].size > 1 and not np.isclose(got[1][1], ref.grad_norms[1], rtol=1e-5, atol=0):
+        raise WrongAnswer(
+            "on f = log cosh x1 + x2^2/2 from (1.08865, 0) the first step should be halved: "
+            "the full Newton step decreases f, but by less than c1 t g^T d (Armijo's "
+            "sufficient decrease, c1 = 1e-4). Accept t only if f(x + t d) <= f(x) + c1 t g^T d.")
+    _compare_newton(got, ref, "log cosh, where the line search must backtrack")
+    # ... and where t = 1/2 passes Armijo's test with c1 t g^T d, but would not with c1 g^T d / t
+    z1 = np.array([1.631722, 0.0])
+    ref = reference_newton_cg(f, g, z1, hessp=hv, gtol=1e-8)
+    _designed(ref.steps[0] == 0.5, "the first step is halved once")
+    _compare_newton(_run_newton(newton_cg, f, g, hv, z1, gtol=1e-8), ref,
+                    "log cosh from (1.631722, 0), where t = 1/2 just passes")
+    # a wrong gradient: no t passes; 60 halvings (fun at t = 1, ..., 2^-59), then stop
+    got = _run_newton(newton_cg, f, lambda z: -g(z), hv, z1, gtol=1e-8)
+    expect(got[1].size == 1 and np.array_equal(got[0], z1),
+           f"with a gradient of the wrong sign no step length passes Armijo's test: newton_cg "
+           f"should stop at x0 with grad_norms = [||g0||]; it returned {got[1].size} entries. "
+           "After 60 halvings without success, stop (return the current x).")
+    expect(got[2] == 61, f"with no acceptable step fun was called {got[2]} times: once at x0 and "
+           "once for each of the 60 trial steps t = 1, 1/2, ..., 2^-59, no more, no fewer.")
+    # negative curvature: from the double well's saddle region, -g at the first step
+    f, g, hv = _double_well()
+    z0 = np.array([0.1, 0.0])
+    ref = reference_newton_cg(f, g, z0, hessp=hv, gtol=1e-8)
+    got = _run_newton(newton_cg, f, g, hv, z0, gtol=1e-8)
+    expect(np.allclose(got[0], [1.0, 0.0], atol=1e-6),
+           f"on the double well from (0.1, 0), where H has negative curvature along -g, Newton-CG "
+           f"should walk downhill to the minimum (1, 0); it returned {np.round(got[0], 4).tolist()}. "
+           "Pure Newton would jump to the saddle at 0: does truncated_cg's d = -g reach the line "
+           "search?")
+    _compare_newton(got, ref, "the double well")
+    # x0 already optimal: no step, no product
+    got = _run_newton(newton_cg, f, g, hv, np.array([1.0, 0.0]), gtol=1e-8)
+    expect(got[1].size == 1 and got[4] == 0 and np.array_equal(got[0], [1.0, 0.0]),
+           "starting at the minimiser (grad f(x0) = 0) should return x0 with grad_norms = "
+           f"[0.0] and no product; got {got[1].size} entries and {got[4]} products.")
+    # gtol = 0 at an exact minimiser (grad f = 0): the test is ||g|| <= gtol
+    got = _run_newton(newton_cg, f, g, hv, np.array([1.0, 0.0]), gtol=0.0)
+    expect(got[1].size == 1 and got[2] == 1, f"with gtol = 0 at a point where grad f = 0 "
+           f"exactly, ||g|| <= gtol holds: no step should be tried (fun once, at x0); got "
+           f"{got[1].size} entries and {got[2]} calls of fun.")
+    # maxiter: exactly that many steps
+    got = _run_newton(newton_cg, rosen, rosen_der, rosen_hess_prod, np.array([-1.2, 1.0]),
+                      maxiter=4)
+    expect(got[1].size == 5, f"with maxiter=4, grad_norms should have 5 entries (x0 and 4 "
+           f"steps), got {got[1].size}.")
+    ref = reference_newton_cg(rosen, rosen_der, np.array([-1.2, 1.0]), hessp=rosen_hess_prod,
+                              maxiter=4)
+    _compare_newton(got, ref, "Rosenbrock, maxiter=4")
+    passed(f"newton_cg: same gradient history and products as krylov_ref on logistic regression "
+           f"(n = {n}); one gradient per point; backtracking, negative curvature, x0 optimal and "
+           "maxiter right.")
+
+
+@exercise(4, "newton_cg", reference=_reference_newton_cg)
+def check_newton_cg_more(newton_cg, m=80, hidden=6, seed=0, rosen_n=None):
+    """More of ``newton_cg``: a non-convex network (the exact Hessian,
+    indefinite) compared step by step; the default ``maxiter = 100`` on a
+    problem that needs more; Rosenbrock in ``rosen_n`` dimensions."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (m, 2))
+    T = np.sin(X[:, 0]) * np.cos(X[:, 1])
+    net = TwoLayerMLP(X, T, hidden=hidden, lam=1e-4)
+    theta0 = net.init_params(seed)
+    ref = reference_newton_cg(net.loss, net.gradient, theta0, hessp=net.hessp, gtol=1e-6,
+                              maxiter=15)
+    got = _run_newton(newton_cg, net.loss, net.gradient, net.hessp, theta0, gtol=1e-6,
+                      maxiter=15)
+    _compare_newton(got, ref, f"a {hidden}-unit network, 15 steps", history=8)
+    expect(got[1].size == 16, f"with maxiter=15, grad_norms should have 16 entries, got "
+           f"{got[1].size}.")
+    # the default maxiter = 100: Gauss-Newton on this fit converges slowly
+    ref = reference_newton_cg(net.loss, net.gradient, theta0, hessp=net.gauss_newton_p,
+                              gtol=1e-12)
+    got = _run_newton(newton_cg, net.loss, net.gradient, net.gauss_newton_p, theta0, gtol=1e-12)
+    if ref.iterations == 100:
+        expect(got[1].size == 101, f"with the default maxiter = 100 and an unreachable gtol, "
+               f"grad_norms should have 101 entries, got {got[1].size}.")
+    if rosen_n is not None:
+        z0 = np.random.default_rng(seed + 1).uniform(-1, 1, rosen_n)
+        ref = reference_newton_cg(rosen, rosen_der, z0, hessp=rosen_hess_prod, gtol=1e-7,
+                                  maxiter=300)
+        got = _run_newton(newton_cg, rosen, rosen_der, rosen_hess_prod, z0, gtol=1e-7, maxiter=300)
+        _compare_newton(got, ref, f"Rosenbrock in {rosen_n} dimensions", history=10)
+        expect(got[1][-1] <= 1e-7 and np.allclose(got[0], 1.0, atol=1e-5),
+               f"on Rosenbrock in {rosen_n} dimensions newton_cg did not reach the minimiser "
+               f"(1, ..., 1): final ||grad f|| = {got[1][-1]:.3g}.")
+    passed(f"newton_cg: the {hidden}-unit network (indefinite H) and the default maxiter right"
+           + (f"; Rosenbrock in {rosen_n} dimensions solved." if rosen_n else "."))

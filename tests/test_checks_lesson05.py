@@ -1,0 +1,518 @@
+"""Checks of lesson 05: right answers pass (at least two correct
+implementations each, on the visible and the hidden parameters), each typical
+wrong answer is rejected with a message naming the mistake, and library
+shortcuts and explicit inverses are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sl
+import scipy.sparse as sp
+import scipy.sparse.linalg as sla
+
+import krylov_ref
+from krylov_ref import precond
+from krylov_ref.checks import NotAllowedError, WrongAnswer, use_own
+from krylov_ref.checks.lesson05 import (KERSHAW, check_ichol0, check_jacobi_preconditioner,
+                                        check_pcg, check_ssor_preconditioner)
+from krylov_ref.problems import poisson2d
+
+# The parameters of the notebook's visible and hidden tests.
+PCG_CASES = [{}, dict(m=14, contrast=1e3, seed=5), dict(m=7, contrast=1e6, seed=2)]
+JACOBI_CASES = [{}, dict(m=5, contrast=1e2, seed=3), dict(m=11, contrast=1e6, seed=9)]
+SSOR_CASES = [{}, dict(m=9, omega=0.8, seed=4), dict(m=4, omega=1.9, seed=1)]
+IC_CASES = [{}, dict(m=9, seed=3), dict(m=3, seed=8)]
+
+
+# ---------------------------------------------------------------- pcg
+
+def pcg_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, mistake=None,
+                variant="standard"):
+    n = b.shape[0]
+    if mistake == "mutate x0" and x0 is not None:
+        x = x0
+    else:
+        x = np.zeros(n) if x0 is None or mistake == "ignore x0" else np.array(x0, dtype=float)
+    if maxiter is None:
+        maxiter = n if mistake == "maxiter n" else 10 * n
+    tol = max(rtol * np.linalg.norm(b), atol)
+
+    def apply(r):
+        if M is None or mistake == "no M":
+            return r.copy()
+        return M(r) if mistake == "call M" else M @ r
+
+    r = b - A @ x
+    z = apply(r)
+    p = r.copy() if mistake == "p from r" else z.copy()
+    rz = r @ z
+
+    def norm(r, z):
+        if mistake == "norm z":
+            return np.linalg.norm(z)
+        if mistake == "norm rz":
+            return np.sqrt(r @ z)
+        return np.linalg.norm(r)
+
+    norms = [norm(r, z)]
+    for _ in range(maxiter):
+        if (norms[-1] < tol) if mistake == "strict" else (norms[-1] <= tol):
+            break
+        q = A @ p
+        alpha = (r @ r) / (p @ q) if mistake == "alpha rr" else rz / (p @ q)
+        x += alpha * p                      # in place: the "mutate x0" mistake relies on it
+        if mistake == "recompute r":
+            r = b - A @ x
+        else:
+            r = r - alpha * q
+        z_old = z
+        if mistake != "z once":
+            z = apply(r)
+        if mistake == "M twice":
+            z = apply(r)
+        if mistake == "beta rr":
+            beta = (r @ r) / (norms[-1] ** 2)
+        elif variant == "polak-ribiere":
+            beta = (r @ (z - z_old)) / rz  # equal to r_new^T z_new / r^T z in exact arithmetic
+        else:
+            beta = (r @ z) / rz
+        rz = r @ z
+        p = (r if mistake == "p from r" else z) + beta * p
+        norms.append(norm(r, z))
+    return x, norms
+
+
+def pcg_inplace(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None):
+    """Another correct PCG: numpy arrays for the history, in-place updates."""
+    n = b.size
+    x = np.zeros(n) if x0 is None else x0.astype(float, copy=True)
+    r = b - A @ x
+    z = r if M is None else M @ r
+    p = np.array(z)
+    rz = float(r @ z)
+    tol = max(rtol * np.linalg.norm(b), atol)
+    norms = np.empty((10 * n if maxiter is None else maxiter) + 1)
+    norms[0] = np.linalg.norm(r)
+    k = 0
+    while norms[k] > tol and k < norms.size - 1:
+        q = A @ p
+        alpha = rz / float(p @ q)
+        x += alpha * p
+        r -= alpha * q
+        z = r if M is None else M @ r
+        rz, rz_old = float(r @ z), rz
+        p *= rz / rz_old
+        p += z
+        k += 1
+        norms[k] = np.linalg.norm(r)
+    return x, norms[: k + 1]
+
+
+@pytest.mark.parametrize("case", PCG_CASES)
+def test_check_pcg_accepts_correct_solutions(case, capsys):
+    check_pcg(pcg_student, **case)
+    check_pcg(lambda A, b, x0=None, **kw: pcg_student(A, b, x0, variant="polak-ribiere", **kw),
+              **case)
+    check_pcg(pcg_inplace, **case)
+    assert "\u2713 pcg" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("no M", "preconditioner is not used"),
+    ("alpha rr", "alpha uses r\\^T r"),
+    ("beta rr", "beta uses r\\^T r"),
+    ("p from r", "directions are built from r"),
+    ("z once", "computed once"),
+    ("norm z", "\\|\\|M r_0\\|\\|"),
+    ("norm rz", "sqrt\\(r_0\\^T M r_0\\)"),
+    ("mutate x0", "changed the caller's x0"),
+    ("ignore x0", "start from x0"),
+    ("maxiter n", "maxiter defaults to 10 n"),
+    ("strict", "use <= in the stopping test"),
+    ("recompute r", "products with A"),
+    ("M twice", "applied M"),
+    ("call M", "apply the preconditioner as M @ r"),
+])
+def test_check_pcg_names_the_mistake(mistake, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_pcg(lambda A, b, x0=None, **kw: pcg_student(A, b, x0, mistake=mistake, **kw))
+
+
+def test_check_pcg_refuses_shortcuts_and_bad_outputs():
+    def with_scipy(A, b, x0=None, **kw):
+        x, _ = sla.cg(A, b)
+        return x, [0.0]
+
+    def with_krylov_ref(A, b, x0=None, **kw):
+        res = krylov_ref.cg(A, b, x0, **kw)
+        return res.x, res.residual_norms
+
+    for cheat in (with_scipy, with_krylov_ref):
+        with pytest.raises(NotAllowedError):
+            check_pcg(cheat)
+    with pytest.raises(WrongAnswer, match="tuple"):
+        check_pcg(lambda A, b, x0=None, **kw: pcg_student(A, b, x0, **kw)[0])
+    with pytest.raises(WrongAnswer, match="is None"):
+        check_pcg(lambda A, b, x0=None, **kw: (None, [1.0]))
+    with pytest.raises(WrongAnswer, match="calling `<lambda>` failed"):
+        check_pcg(lambda A, b, x0=None, *, rtol=1e-5: pcg_student(A, b, x0, rtol=rtol))
+
+
+@pytest.mark.parametrize("defaults", [dict(rtol=1e-6), dict(atol=1e-10), dict(rtol=1e-4)])
+def test_check_pcg_wants_the_documented_defaults(defaults):
+    def other_defaults(A, b, x0=None, *, rtol=None, atol=None, maxiter=None, M=None):
+        kw = dict(rtol=1e-5 if rtol is None else rtol, atol=0.0 if atol is None else atol)
+        for key, value in defaults.items():
+            if (rtol if key == "rtol" else atol) is None:
+                kw[key] = value
+        return pcg_student(A, b, x0, maxiter=maxiter, M=M, **kw)
+
+    with pytest.raises(WrongAnswer, match="the defaults are rtol=1e-5, atol=0.0"):
+        check_pcg(other_defaults)
+
+
+def test_check_pcg_catches_stopping_early_and_a_wrong_last_norm():
+    def stops_early(A, b, x0=None, *, rtol=1e-5, **kw):
+        return pcg_student(A, b, x0, rtol=10 * rtol, **kw)
+
+    with pytest.raises(WrongAnswer, match="not converged"):
+        check_pcg(stops_early)
+
+    def loses_last(A, b, x0=None, **kw):
+        x, norms = pcg_student(A, b, x0, **kw)
+        return x, norms[:-1] if len(norms) > 2 else norms
+
+    with pytest.raises(WrongAnswer, match="iterations|last residual"):
+        check_pcg(loses_last)
+
+
+# ---------------------------------------------------------------- jacobi
+
+def jacobi_student(A, mistake=None):
+    A_s = sp.csr_array(A)
+    d = A_s.diagonal()
+    if mistake == "mutate":
+        if sp.issparse(A):
+            A.setdiag(1.0)
+        else:
+            np.fill_diagonal(A, 1.0)
+    if mistake != "no check" and np.any(d == 0):
+        raise ValueError("zero on the diagonal" + ("" if mistake == "no index" else
+                                                   f" at {np.flatnonzero(d == 0)}"))
+    if mistake == "times":
+        return sp.diags_array(d)
+    if mistake == "sqrt":
+        return sp.diags_array(1 / np.sqrt(d))
+    if mistake == "row sums":
+        return sp.diags_array(1 / np.abs(A_s).sum(axis=1))
+    if mistake == "dense":
+        return np.diag(1 / d)
+    if mistake == "vector":
+        return 1 / d
+    return sp.diags_array(1 / d)
+
+
+def jacobi_operator(A):
+    d = np.asarray(A.diagonal(), dtype=float) if sp.issparse(A) else np.diag(A).astype(float)
+    if np.any(d == 0):
+        raise ValueError(f"Jacobi needs a nonzero diagonal: A[{np.argmin(np.abs(d))}, ...] = 0")
+    return sla.LinearOperator(A.shape, matvec=lambda r: np.ravel(r) / d, dtype=float)
+
+
+def jacobi_old_sparse(A):
+    """Correct, with the old sparse matrix classes (a dia_matrix)."""
+    d = sp.csr_matrix(A).diagonal()
+    if (d == 0).any():
+        raise ValueError(f"zero diagonal in rows {list(np.nonzero(d == 0)[0])}")
+    return sp.diags(1.0 / d)   # M @ r of a 1-D r is 1-D even for the old classes
+
+
+@pytest.mark.parametrize("case", JACOBI_CASES)
+def test_check_jacobi_accepts_correct_solutions(case, capsys):
+    check_jacobi_preconditioner(jacobi_student, **case)
+    check_jacobi_preconditioner(jacobi_operator, **case)
+    check_jacobi_preconditioner(jacobi_old_sparse, **case)
+    assert "\u2713 jacobi_preconditioner" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("times", "multiplies r by the diagonal"),
+    ("sqrt", "sqrt\\(diag\\(A\\)\\)"),
+    ("row sums", "row sums"),
+    ("dense", "dense .* matrix"),
+    ("vector", "single number"),
+    ("no check", "should raise ValueError"),
+    ("no index", "say which diagonal entry is zero"),
+    ("mutate", "changed the matrix A"),
+])
+def test_check_jacobi_names_the_mistake(mistake, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_jacobi_preconditioner(lambda A: jacobi_student(A, mistake))
+
+
+def test_check_jacobi_wants_vectors_back_and_refuses_the_library():
+    class Column:
+        def __init__(self, d):
+            self.d = d
+
+        def __matmul__(self, r):
+            return (r / self.d)[:, None]
+
+    with pytest.raises(WrongAnswer, match="1-D array"):
+        check_jacobi_preconditioner(lambda A: Column(sp.csr_array(A).diagonal()))
+    with pytest.raises(NotAllowedError):
+        check_jacobi_preconditioner(lambda A: precond.jacobi(A))
+    with pytest.raises(WrongAnswer, match="returned None"):
+        check_jacobi_preconditioner(lambda A: None)
+
+
+# ---------------------------------------------------------------- ssor
+
+def ssor_student(A, omega=1.0, mistake=None):
+    if mistake != "no check" and not 0 < omega < 2:
+        raise ValueError("omega must be in (0, 2)")
+    A = sp.csr_array(A)
+    d = A.diagonal()
+    D = sp.diags_array(d)
+    w = 1.0 if mistake == "omega ignored" else omega
+    lower = sp.csr_array(D + w * sp.tril(A, k=-1))
+    upper = sp.csr_array(D + w * sp.triu(A, k=1))
+    c = 1.0 if mistake in ("no factor", "omega ignored") else omega * (2 - omega)
+    if mistake == "explicit":
+        inverse = c * spsolve_both(upper, lower, d, np.eye(A.shape[0]))
+        return sla.LinearOperator(A.shape, matvec=lambda r: inverse @ r, dtype=float)
+    if mistake == "dense":
+        return c * spsolve_both(upper, lower, d, np.eye(A.shape[0]))
+    if mistake == "np.inv":
+        inverse = np.linalg.inv((lower @ sp.diags_array(1 / d) @ upper).toarray() / c)
+        return sla.LinearOperator(A.shape, matvec=lambda r: inverse @ r, dtype=float)
+
+    def apply(r):
+        if mistake == "spsolve":
+            return c * sla.spsolve(sp.csc_array(lower @ sp.diags_array(1 / d) @ upper), r)
+        if mistake == "forward only":
+            return c * sla.spsolve_triangular(lower, r, lower=True)
+        if mistake == "swapped":
+            y = sla.spsolve_triangular(upper, r, lower=False)
+            return c * sla.spsolve_triangular(lower, d * y, lower=True)
+        y = sla.spsolve_triangular(lower, r, lower=True)
+        if mistake == "no D":
+            pass
+        elif mistake == "D inverse":
+            y = y / d
+        elif mistake == "three solves":
+            y = sla.spsolve_triangular(sp.csr_array(sp.diags_array(1 / d)), y, lower=True)
+        else:
+            y = d * y
+        return c * sla.spsolve_triangular(upper, y, lower=False)
+
+    return sla.LinearOperator(A.shape, matvec=apply, dtype=float)
+
+
+def spsolve_both(upper, lower, d, R):
+    Y = sla.spsolve_triangular(lower, R, lower=True)
+    return sla.spsolve_triangular(upper, d[:, None] * Y, lower=False)
+
+
+def ssor_dense(A, omega=1.0):
+    """Another correct SSOR: dense triangles and scipy.linalg.solve_triangular."""
+    if not (0.0 < omega < 2.0):
+        raise ValueError(f"omega = {omega} is not in (0, 2)")
+    A = A.toarray() if sp.issparse(A) else np.array(A, dtype=float)
+    d = np.diag(A)
+    lower = np.diag(d) + omega * np.tril(A, -1)
+    upper = np.diag(d) + omega * np.triu(A, 1)
+
+    class SSOR:
+        shape = A.shape
+
+        def __matmul__(self, r):
+            y = sl.solve_triangular(lower, r, lower=True)
+            return omega * (2 - omega) * sl.solve_triangular(upper, d * y, lower=False)
+
+    return SSOR()
+
+
+def ssor_closure(A, omega=1.0):
+    """Correct, with the solver bound to a local name captured by the matvec."""
+    if omega <= 0 or omega >= 2:
+        raise ValueError("bad omega")
+    solve = sla.spsolve_triangular
+    A = sp.csr_array(A)
+    d = A.diagonal()
+    lower = sp.csr_array(sp.tril(A, -1) * omega + sp.diags_array(d))
+    upper = sp.csr_array(sp.triu(A, 1) * omega + sp.diags_array(d))
+    return sla.LinearOperator(A.shape, dtype=float, matvec=lambda r: omega * (2 - omega) * solve(
+        upper, d * solve(lower, np.ravel(r), lower=True), lower=False))
+
+
+@pytest.mark.parametrize("case", SSOR_CASES)
+def test_check_ssor_accepts_correct_solutions(case, capsys):
+    check_ssor_preconditioner(ssor_student, **case)
+    check_ssor_preconditioner(ssor_dense, **case)
+    check_ssor_preconditioner(ssor_closure, **case)
+    assert "\u2713 ssor_preconditioner" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("no factor", "omega \\(2 - omega\\) is missing"),
+    ("no D", "diagonal scaling between the two sweeps is missing"),
+    ("D inverse", "not by D\\^\\{-1\\}"),
+    ("swapped", "wrong order"),
+    ("forward only", "one triangular solve"),
+    ("omega ignored", "omega is ignored"),
+    ("three solves", "exactly two"),
+    ("no check", "should raise ValueError"),
+    ("explicit", "no triangular solve"),
+    ("dense", "explicit inverse"),
+])
+def test_check_ssor_names_the_mistake(mistake, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_ssor_preconditioner(lambda A, omega=1.0: ssor_student(A, omega, mistake))
+
+
+@pytest.mark.parametrize("mistake", ["np.inv", "spsolve"])
+def test_check_ssor_refuses_explicit_inverses_and_direct_solves(mistake):
+    with pytest.raises(NotAllowedError):
+        check_ssor_preconditioner(lambda A, omega=1.0: ssor_student(A, omega, mistake))
+    with pytest.raises(NotAllowedError):
+        check_ssor_preconditioner(lambda A, omega=1.0: precond.ssor(A, omega))
+
+
+def test_check_ssor_sees_a_block_solve_at_application_time():
+    def blocky(A, omega=1.0):
+        A = sp.csr_array(A)
+        d = A.diagonal()
+        lower = sp.csr_array(sp.diags_array(d) + omega * sp.tril(A, -1))
+        upper = sp.csr_array(sp.diags_array(d) + omega * sp.triu(A, 1))
+        n = A.shape[0]
+        return sla.LinearOperator(A.shape, dtype=float, matvec=lambda r: omega * (2 - omega) * (
+            spsolve_both(upper, lower, d, np.eye(n)) @ r))
+
+    with pytest.raises(WrongAnswer, match="right-hand side of shape"):
+        check_ssor_preconditioner(blocky)
+
+
+def test_check_ssor_leaves_scipy_as_it_found_it():
+    before = (sla.spsolve_triangular, sl.solve_triangular, sla.spsolve, np.linalg.inv)
+    check_ssor_preconditioner(ssor_student)
+    with pytest.raises(WrongAnswer):
+        check_ssor_preconditioner(lambda A, omega=1.0: ssor_student(A, omega, "swapped"))
+    assert (sla.spsolve_triangular, sl.solve_triangular, sla.spsolve, np.linalg.inv) == before
+
+
+# ---------------------------------------------------------------- ichol0
+
+def ichol0_student(A, mistake=None):
+    if mistake == "mutate":
+        A.data[:] *= 1.0 + 1e-3
+    L = np.tril(sp.csr_array(A).toarray())
+    n = L.shape[0]
+    pattern = L != 0
+    if mistake in ("complete", "drop after"):
+        pattern = np.tril(np.ones((n, n), dtype=bool))
+    for k in range(n):
+        if mistake != "no check" and L[k, k] <= 0:
+            raise ValueError(f"pivot {L[k, k]} <= 0 at column {k}")
+        L[k, k] = np.sqrt(L[k, k])
+        rows = k + 1 + np.flatnonzero(pattern[k + 1:, k])
+        L[rows, k] /= L[k, k]
+        for j in rows:
+            i = rows[rows >= j]
+            if mistake != "fill":
+                i = i[pattern[i, j]]
+            L[i, j] -= L[i, k] * L[j, k]
+    if mistake == "drop after":
+        L[np.tril(sp.csr_array(A).toarray()) == 0] = 0.0
+    if mistake == "upper":
+        return sp.csr_array(L.T)
+    if mistake == "unit":
+        return sp.csr_array(L / np.diag(L))
+    if mistake == "no sqrt":
+        L[np.diag_indices(n)] **= 2
+    return sp.csr_array(L)
+
+
+def ichol0_left_looking(A):
+    """Another correct IC(0): column by column from the left, on a dense copy."""
+    A = sp.csc_array(A)
+    n = A.shape[0]
+    pattern = np.tril(A.toarray()) != 0
+    L = np.zeros((n, n))
+    a = A.toarray()
+    for j in range(n):
+        pivot = a[j, j] - L[j, :j] @ L[j, :j]
+        if not pivot > 0:
+            raise ValueError(f"IC(0) breaks down at column {j}")
+        L[j, j] = np.sqrt(pivot)
+        below = j + 1 + np.flatnonzero(pattern[j + 1:, j])
+        L[below, j] = (a[below, j] - L[below, :j] @ L[j, :j]) / L[j, j]
+    return L  # dense is accepted
+
+
+@pytest.mark.parametrize("case", IC_CASES)
+def test_check_ichol0_accepts_correct_solutions(case, capsys):
+    check_ichol0(ichol0_student, **case)
+    check_ichol0(ichol0_left_looking, **case)
+    assert "\u2713 ichol0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("complete", "complete Cholesky factor, with fill-in"),
+    ("drop after", "cut off afterwards"),
+    ("fill", "allows no fill-in"),
+    ("upper", "upper triangular factor"),
+    ("unit", "unit diagonal"),
+    ("no sqrt", "square root"),
+    ("no check", "pivot that is not positive"),
+    ("mutate", "changed the matrix A"),
+])
+def test_check_ichol0_names_the_mistake(mistake, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_ichol0(lambda A: ichol0_student(A, mistake))
+
+
+def test_check_ichol0_refuses_cholesky_and_the_reference():
+    def with_numpy(A):
+        L = np.linalg.cholesky(A.toarray())
+        return sp.csr_array(np.where(A.toarray() != 0, L, 0.0))
+
+    with pytest.raises(NotAllowedError):
+        check_ichol0(with_numpy)
+    with pytest.raises(NotAllowedError):
+        check_ichol0(lambda A: precond.ichol0(A).L)
+    with pytest.raises(WrongAnswer, match="factor L alone"):
+        check_ichol0(lambda A: (ichol0_student(A), None))
+
+
+def test_check_ichol0_wants_a_negative_pivot_refused_too():
+    def zero_pivot_only(A):
+        # Refuses a zero pivot but takes the square root of a negative one.
+        if np.isclose(np.linalg.det(sp.csr_array(A).toarray()), 0.0):
+            raise ValueError("singular")
+        with np.errstate(invalid="ignore"):
+            return ichol0_student(A, "no check")
+
+    with pytest.raises(WrongAnswer, match="Kershaw"):
+        check_ichol0(zero_pivot_only)
+
+
+def test_kershaw_really_breaks_ic0():
+    assert np.linalg.eigvalsh(KERSHAW).min() > 0
+    with pytest.raises(ValueError, match="pivot"):
+        precond.ichol0(KERSHAW)
+
+
+# ---------------------------------------------------------------- use_own
+
+def test_use_own_falls_back_to_the_references(capsys):
+    p = poisson2d(8)
+    pcg = use_own(None, name="pcg")
+    x, norms = pcg(p.A, p.b, rtol=1e-10, M=use_own(None, name="jacobi_preconditioner")(p.A))
+    assert np.linalg.norm(p.A @ x - p.b) <= 1e-9 * np.linalg.norm(p.b) and norms[0] > 0
+    M = use_own(None, name="ssor_preconditioner")(p.A, 1.2)
+    np.testing.assert_allclose(M @ p.b, precond.ssor(p.A, 1.2) @ p.b)
+    L = use_own(None, name="ichol0")(p.A)
+    np.testing.assert_allclose(L.toarray(), precond.ichol0(p.A).L.toarray())
+    assert capsys.readouterr().out.count("using krylov_ref's") == 4

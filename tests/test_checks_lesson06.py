@@ -1,0 +1,358 @@
+"""Checks of lesson 06: right answers pass (two different correct
+implementations each, on the visible and the hidden parameters), each typical
+wrong answer is rejected with a message naming the mistake, and library
+shortcuts are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.sparse.linalg as sla
+from scipy.linalg import solve_triangular
+
+import krylov_ref
+from krylov_ref.checks import NotAllowedError, WrongAnswer
+from krylov_ref.checks.lesson06 import check_givens_rotation, check_givens_update, check_gmres
+
+# The parameters of the notebook's visible and hidden tests.
+ROTATION_CASES = [{}, dict(seed=7, trials=40), dict(seed=123, trials=25)]
+UPDATE_CASES = [{}, dict(n=30, k=12, seed=3), dict(n=6, k=5, seed=11)]
+GMRES_CASES = [{}, dict(m=10, peclet=100.0, restart=5, seed=7),
+               dict(m=6, peclet=10.0, restart=12, seed=2)]
+
+
+# ---------------------------------------------------------------- givens_rotation
+
+def rotation_student(a, b, mistake=None):
+    if mistake == "sqrt":
+        r = np.sqrt(np.float64(a) ** 2 + np.float64(b) ** 2)
+    else:
+        r = np.hypot(a, b)
+    if mistake == "no-zero-case":
+        return a / r, b / r
+    if r == 0.0:
+        return 1.0, 0.0
+    c, s = a / r, b / r
+    if mistake == "swapped":
+        return s, c
+    if mistake == "sign":
+        return c, -s
+    if mistake == "lapack":        # r carries the sign of a, so c >= 0
+        sign = 1.0 if a >= 0 else -1.0
+        return sign * c, sign * s
+    if mistake == "unnormalised":
+        return a, b
+    if mistake == "triple":
+        return c, s, r
+    if mistake == "identity-for-b0" and b == 0:
+        return 1.0, 0.0
+    return c, s
+
+
+def rotation_by_angle(a, b):
+    # Another correct answer: the angle, by arctan2.
+    if a == 0 and b == 0:
+        return 1.0, 0.0
+    theta = np.arctan2(b, a)
+    return float(np.cos(theta)), float(np.sin(theta))
+
+
+@pytest.mark.parametrize("case", ROTATION_CASES)
+def test_check_givens_rotation_accepts_correct_solutions(case, capsys):
+    check_givens_rotation(rotation_student, **case)
+    check_givens_rotation(rotation_by_angle, **case)
+    assert "\u2713 givens_rotation" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("swapped", "swapped"),
+    ("sign", "wrong sign"),
+    ("lapack", r"r = hypot\(a, b\) >= 0"),
+    ("unnormalised", "not 1"),
+    ("sqrt", "hypot"),
+    ("no-zero-case", "a = b = 0"),
+    ("identity-for-b0", "a < 0"),
+    ("triple", r"tuple \(c, s\)"),
+])
+def test_check_givens_rotation_names_the_mistake(mistake, message):
+    with pytest.raises(WrongAnswer, match=message):
+        with np.errstate(all="ignore"):
+            check_givens_rotation(lambda a, b: rotation_student(a, b, mistake))
+
+
+def test_check_givens_rotation_refuses_library_rotations():
+    with pytest.raises(NotAllowedError):
+        check_givens_rotation(lambda a, b: tuple(scipy.linalg.lapack.dlartg(a, b)[:2]))
+    with pytest.raises(NotAllowedError):
+        check_givens_rotation(lambda a, b: krylov_ref.givens.givens_rotation(a, b))
+
+
+# ---------------------------------------------------------------- givens_update
+
+def update_student(h, cs, sn, g, *, mistake=None, rotation=rotation_student):
+    r = np.array(h, dtype=float) if mistake != "in-place" else h
+    j = len(r) - 2
+    order = range(j - 1, -1, -1) if mistake == "reversed" else range(j)
+    if mistake != "no-old":
+        for i in order:
+            s_i = -sn[i] if mistake == "transposed" else sn[i]
+            r[i], r[i + 1] = cs[i] * r[i] + s_i * r[i + 1], -s_i * r[i] + cs[i] * r[i + 1]
+    a = h[j] if mistake == "unrotated" else r[j]
+    c, s = rotation(a, r[j + 1])
+    r[j] = c * r[j] + s * r[j + 1]
+    if mistake == "append-cs" and isinstance(cs, list):
+        cs.append(c)
+        sn.append(s)
+    g_new = np.append(g, (s if mistake == "g-sign" else -s) * g[j])
+    if mistake != "g-stale":
+        g_new[j] = c * g[j]
+    if mistake == "keep-zero":
+        return r, c, s, g_new
+    if mistake == "short-g":
+        return r[: j + 1], c, s, g_new[:-1]
+    return r[: j + 1], c, s, g_new
+
+
+def update_by_matrices(h, cs, sn, g):
+    # Another correct answer: build the rotations as (j+2) x (j+2) matrices.
+    h = np.asarray(h, dtype=float)
+    j = h.size - 2
+    Q = np.eye(j + 2)
+    for i in range(j):
+        G = np.eye(j + 2)
+        G[i:i + 2, i:i + 2] = [[cs[i], sn[i]], [-sn[i], cs[i]]]
+        Q = G @ Q
+    col = Q @ h
+    rho = np.hypot(col[j], col[j + 1])
+    c, s = (1.0, 0.0) if rho == 0 else (col[j] / rho, col[j + 1] / rho)
+    col[j] = rho
+    g_new = np.concatenate([np.asarray(g, dtype=float), [0.0]])
+    g_new[j], g_new[j + 1] = c * g_new[j], -s * g_new[j]
+    return col[: j + 1], c, s, g_new
+
+
+@pytest.mark.parametrize("case", UPDATE_CASES)
+def test_check_givens_update_accepts_correct_solutions(case, capsys):
+    check_givens_update(update_student, **case)
+    check_givens_update(update_by_matrices, **case)
+    assert "\u2713 givens_update" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("no-old", "new column h"),
+    ("reversed", "reverse order"),
+    ("transposed", "wrong sign of s"),
+    ("unrotated", r"\*rotated\* entry j"),
+    ("g-sign", r"g\[j \+ 1\] has the wrong sign"),
+    ("g-stale", r"g\[j\] was not updated"),
+    ("keep-zero", "r has"),
+    ("short-g", "appends one"),
+    ("in-place", "changed the caller's `h`"),
+    ("append-cs", "changed the caller's `cs`"),
+])
+def test_check_givens_update_names_the_mistake(mistake, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_givens_update(lambda h, cs, sn, g: update_student(h, cs, sn, g, mistake=mistake))
+
+
+def test_check_givens_update_catches_a_wrong_rotation_convention():
+    def lapack_sign(a, b):
+        c, s = rotation_student(a, b)
+        return (-c, -s) if a < 0 else (c, s)
+    with pytest.raises(WrongAnswer, match="new rotation"):
+        check_givens_update(lambda h, cs, sn, g: update_student(h, cs, sn, g, rotation=lapack_sign))
+
+
+def test_check_givens_update_refuses_qr_and_the_reference():
+    def by_qr(h, cs, sn, g):
+        np.linalg.qr(np.eye(2))
+        return update_student(h, cs, sn, g)
+    with pytest.raises(NotAllowedError):
+        check_givens_update(by_qr)
+    with pytest.raises(NotAllowedError):
+        check_givens_update(lambda h, cs, sn, g: krylov_ref.givens.givens_update(h, cs, sn, g))
+
+
+# ---------------------------------------------------------------- gmres
+
+def gmres_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None,
+                  mistake=None, gram_schmidt="modified"):
+    n = len(b)
+    if not np.any(b) and mistake != "b-zero":
+        return np.zeros(n), [0.0]
+    x = np.zeros(n) if x0 is None else (x0 if mistake == "x0-in-place" else np.array(x0, dtype=float))
+    if mistake == "ignore-x0":
+        x = np.zeros(n)
+    maxiter = 10 * n if maxiter is None else maxiter
+    tol = max(rtol * np.linalg.norm(b), atol)
+    if mistake == "relative-to-r0":
+        tol = max(rtol * np.linalg.norm(b - A @ x), atol)
+    m = min(restart, n) if mistake != "no-restart" else n
+    if mistake == "default-restart":
+        m = min(10, n) if restart == 20 else min(restart, n)
+    r = b - A @ x
+    beta = np.linalg.norm(r)
+    norms = [beta]
+    iterations = cycles = 0
+    first = x.copy()
+    while (beta > tol or (mistake == "no-first-test" and cycles == 0)) and iterations < maxiter:
+        cycles += 1
+        if mistake == "maxiter-cycles" and cycles > maxiter:
+            break
+        Q = [r / beta]
+        R = np.zeros((m, m))
+        cs, sn, g = [], [], np.array([beta])
+        k = 0
+        while k < m and (iterations < maxiter or mistake == "maxiter-cycles"):
+            w = A @ Q[k]
+            h = np.zeros(k + 2)
+            if gram_schmidt == "classical":
+                h[: k + 1] = np.array(Q) @ w
+                w = w - h[: k + 1] @ np.array(Q)
+                correction = np.array(Q) @ w
+                w = w - correction @ np.array(Q)
+                h[: k + 1] += correction
+            else:
+                for i in range(k + 1):
+                    h[i] = Q[i] @ w
+                    w = w - h[i] * Q[i]
+            h[k + 1] = np.linalg.norm(w)
+            rotated = h.copy()
+            for i in range(k):
+                rotated[i], rotated[i + 1] = (cs[i] * rotated[i] + sn[i] * rotated[i + 1],
+                                              -sn[i] * rotated[i] + cs[i] * rotated[i + 1])
+            c, s = rotation_student(rotated[k], rotated[k + 1])
+            R[: k, k] = rotated[:k]
+            R[k, k] = c * rotated[k] + s * rotated[k + 1]
+            cs.append(c)
+            sn.append(s)
+            g = np.append(g, -s * g[k])
+            g[k] = c * g[k]
+            k += 1
+            iterations += 1
+            norms.append(abs(g[k]))
+            if mistake == "true-every-step":
+                y = solve_triangular(R[:k, :k], g[:k])
+                np.linalg.norm(b - A @ (x + y @ np.array(Q[:k])))
+            happy = h[k] <= 1e-12 * np.linalg.norm(h)
+            if mistake == "divide-first":
+                Q.append(w / h[k])
+            if norms[-1] <= tol or happy:
+                break
+            if mistake != "divide-first":
+                Q.append(w / h[k])
+        y = solve_triangular(R[:k, :k], g[:k])
+        if mistake == "x0-in-place":
+            x += y @ np.array(Q[:k])
+        else:
+            x = (first if mistake == "forget-x" else x) + y @ np.array(Q[:k])
+        if mistake != "restart-from-r0":
+            r = b - A @ x
+        beta = np.linalg.norm(r) if mistake != "restart-from-r0" else np.linalg.norm(b - A @ x)
+        if mistake == "append-true":
+            norms.append(beta)
+        elif mistake != "no-replace":
+            norms[-1] = beta
+    return x, norms
+
+
+def gmres_with_own_update(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None):
+    """Another correct answer: classical Gram-Schmidt twice, rotations as arrays,
+    the back substitution written out, one counter for everything."""
+    n = len(b)
+    if not np.any(b):
+        return np.zeros(n), [0.0]
+    x = np.zeros(n) if x0 is None else np.array(x0, dtype=float)
+    maxiter = 10 * n if maxiter is None else maxiter
+    tol = max(rtol * np.linalg.norm(b), atol)
+    m = min(restart, n)
+    r = b - A @ x
+    norms = [np.linalg.norm(r)]
+    total = 0
+    while norms[-1] > tol and total < maxiter:
+        V = np.zeros((m + 1, n))
+        V[0] = r / norms[-1]
+        R = np.zeros((m, m))
+        cs, sn = np.zeros(m), np.zeros(m)
+        g = np.zeros(m + 1)
+        g[0] = norms[-1]
+        steps = 0
+        for k in range(min(m, maxiter - total)):
+            w = A @ V[k]
+            h = V[: k + 1] @ w
+            w -= h @ V[: k + 1]
+            extra = V[: k + 1] @ w
+            w -= extra @ V[: k + 1]
+            col = np.append(h + extra, np.linalg.norm(w))
+            scale = np.linalg.norm(col)
+            for i in range(k):
+                col[i], col[i + 1] = cs[i] * col[i] + sn[i] * col[i + 1], -sn[i] * col[i] + cs[i] * col[i + 1]
+            rho = np.hypot(col[k], col[k + 1])
+            cs[k], sn[k] = (col[k] / rho, col[k + 1] / rho) if rho else (1.0, 0.0)
+            R[: k + 1, k] = np.append(col[:k], rho)
+            g[k + 1], g[k] = -sn[k] * g[k], cs[k] * g[k]
+            steps, total = k + 1, total + 1
+            norms.append(abs(g[k + 1]))
+            if norms[-1] <= tol or col[k + 1] <= 1e-12 * scale:
+                break
+            V[k + 1] = w / col[k + 1]
+        y = np.zeros(steps)
+        for i in range(steps - 1, -1, -1):
+            y[i] = (g[i] - R[i, i + 1:steps] @ y[i + 1:]) / R[i, i]
+        x += y @ V[:steps]
+        r = b - A @ x
+        norms[-1] = np.linalg.norm(r)
+    return x, norms
+
+
+@pytest.mark.parametrize("case", GMRES_CASES)
+def test_check_gmres_accepts_correct_solutions(case, capsys):
+    check_gmres(gmres_student, **case)
+    check_gmres(lambda *a, **k: gmres_student(*a, **k, gram_schmidt="classical"), **case)
+    check_gmres(gmres_with_own_update, **case)
+    assert "\u2713 gmres" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("no-restart", "a later one is not"),
+    ("forget-x", "a later one is not"),
+    ("restart-from-r0", "a later one is not"),
+    ("maxiter-cycles", "maxiter"),
+    ("append-true", "replaces"),
+    ("no-replace", "true residual"),
+    ("ignore-x0", r"residual_norms\[0\]"),
+    ("x0-in-place", "changed the caller's `x0`"),
+    ("relative-to-r0", "inner iterations"),
+    ("default-restart", "default"),
+    ("divide-first", "divided by zero"),
+    ("b-zero", "b = 0"),
+    ("no-first-test", "x0 equal to the solution"),
+    ("true-every-step", "products with A"),
+])
+def test_check_gmres_names_the_mistake(mistake, message):
+    with pytest.raises(WrongAnswer, match=message):
+        check_gmres(lambda *a, **k: gmres_student(*a, **k, mistake=mistake))
+
+
+def test_check_gmres_refuses_library_solvers():
+    def via_scipy(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None):
+        x, _ = sla.gmres(A, b, x0, rtol=rtol, atol=atol, restart=restart)
+        return x, [np.linalg.norm(b)]
+
+    def via_lstsq(A, b, x0=None, **kwargs):
+        np.linalg.lstsq(np.eye(2), np.ones(2), rcond=None)
+        return gmres_student(A, b, x0, **kwargs)
+
+    def via_reference(A, b, x0=None, **kwargs):
+        res = krylov_ref.gmres(A, b, x0, **kwargs)
+        return res.x, list(res.residual_norms)
+
+    for cheat in (via_scipy, via_lstsq, via_reference):
+        with pytest.raises(NotAllowedError):
+            check_gmres(cheat)
+
+
+def test_check_gmres_wants_a_pair():
+    with pytest.raises(WrongAnswer, match="tuple"):
+        check_gmres(lambda *a, **k: gmres_student(*a, **k)[0])
