@@ -11,11 +11,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help:
 	@echo "make setup           create .venv with everything the course needs (the others do it too)"
 	@echo "make lab             your working copy in my-work/ (new lessons added, nothing overwritten), in JupyterLab"
-	@echo "make test            every test: package, notebooks, release sync, autograde, browser"
+	@echo "make test            every test: package, notebooks, release sync, autograde, browser, mutants"
 	@echo "make release         regenerate lessons/ from solutions/ (FORCE=1 to overwrite edited lessons)"
 	@echo "make autograde LESSON=NN_name [WORKERS=n]  grade submitted/*/NN_name in parallel, then export grades"
 	@echo "make autograde-demo  autograde sample submissions in a temporary course copy"
-	@echo "make mutants         mutation testing of the graders (wrong solutions must fail)"
+	@echo "make mutants         only the mutation testing of the graders (part of make test)"
 	@echo "make bench           krylov_ref against SciPy, as ratios"
 	@echo "make bench-grading   grading throughput per lesson, serial and parallel"
 
@@ -34,6 +34,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/python scripts/mutants.py
 
 release: $(STAMP)
 	$(BIN)/python scripts/release.py $(if $(FORCE),--force) $(if $(LESSON),--lesson $(LESSON))

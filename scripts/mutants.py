@@ -2,7 +2,8 @@
 its exercise's tests.
 
 Usage: ``python scripts/mutants.py [--lesson NN_name ...] [--workers N] [--list]``
-(``make mutants``; ``.ci/run`` runs it after ``make test``).
+(``make mutants``; ``make test`` runs it after pytest). Without ``--lesson``,
+the lessons are those of ``KRYLOV_TEST_LESSONS`` if it is set, else all.
 
 For every exercise of every lesson in ``solutions/``, the solution code (the
 answer cell, solution block included) is parsed and mutated one change at a
@@ -319,7 +320,11 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     args = parser.parse_args(argv)
-    lessons = args.lesson or lesson_names()
+    chosen = [n.strip() for n in os.environ.get("KRYLOV_TEST_LESSONS", "").split(",") if n.strip()]
+    lessons = args.lesson or chosen or lesson_names()
+    unknown = set(lessons) - set(lesson_names())
+    if unknown:
+        parser.error(f"unknown lessons: {sorted(unknown)}")
     if args.list:
         for name in lessons:
             for base, answer, _, _ in exercises(name):
@@ -335,7 +340,7 @@ def main(argv=None):
         print(f"note: {EQUIVALENT.name} lists {key}, which is no longer generated")
     if survivors:
         print(f"{len(survivors)} mutant(s) survived: strengthen the tests, or add each to "
-              f"{EQUIVALENT.relative_to(ROOT)} with a one-line reason if it is equivalent")
+              f"{os.path.relpath(EQUIVALENT, ROOT)} with a one-line reason if it is equivalent")
     return 1 if survivors or broken else 0
 
 

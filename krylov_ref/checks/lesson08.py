@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-# Imported now, not while a student's function runs: forbidden() imports the
-# modules it patches on first use, and a module imported while SciPy's solvers
-# are stubbed out (scikit-learn binds them at import) would keep the stubs.
-import sklearn.linear_model  # noqa: F401
 
 from ..regression import regularization_path as reference_path
 from ..ridge import cgls as reference_cgls

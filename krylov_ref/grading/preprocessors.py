@@ -31,7 +31,7 @@ import tempfile
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor, OverwriteCells
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 
 from .screen import screen_notebook
 from .verify import Flag, verify_notebook
@@ -131,6 +131,12 @@ class SealedExecute(Execute):
     release_directory = Unicode(
         "", help="Release folder, whose unchanged cells the screen does not read."
     ).tag(config=True)
+    figures = Bool(
+        False, help="Draw matplotlib figures while grading, so that feedback shows them. "
+        "Off, a figure appears as its text form ('<Figure size ... with 1 Axes>'): no "
+        "grade depends on a figure, and drawing them is about a third of the time a "
+        "lesson takes to run."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
@@ -148,9 +154,12 @@ class SealedExecute(Execute):
             f.write(key)
         self._kernel_env = dict(os.environ, IPYTHONDIR=os.path.join(workdir, "ipython"),
                                 MPLCONFIGDIR=os.path.join(workdir, "matplotlib"))
+        # Set before arming, so that the snapshot already has it.
+        no_figures = ("" if self.figures else
+                      "get_ipython().run_line_magic('config', 'InlineBackend.figure_formats = set()')\n")
         arm = NotebookNode(cell_type="code", execution_count=None, outputs=[], id=ARM_MARKER,
                            metadata={ARM_MARKER: True},
-                           source=("import krylov_ref.checks._seal\n"
+                           source=(no_figures + "import krylov_ref.checks._seal\n"
                                    f"krylov_ref.checks._seal.arm({key_file!r})"))
         nb.cells.insert(0, arm)
         try:
