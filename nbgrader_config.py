@@ -19,7 +19,7 @@ from nbgrader.preprocessors import (
 from krylov_ref.grading.course import ensure_course
 from krylov_ref.grading.export import FlaggedCsvExport
 from krylov_ref.grading.preprocessors import (
-    RedactHiddenTracebacks, RestoreCells, SealedExecute, TagTestCells,
+    FeedbackClearHiddenTests, RedactHiddenTracebacks, RestoreCells, SealedExecute, TagTestCells,
 )
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
@@ -72,7 +72,7 @@ c.OverwriteCells.add_missing_cells = True
 
 # Feedback must not reveal hidden tests, not even in a failing traceback.
 c.GenerateFeedback.preprocessors = [
-    GetGrades, RedactHiddenTracebacks, ClearHiddenTests, CSSHTMLHeaderPreprocessor,
+    GetGrades, RedactHiddenTracebacks, FeedbackClearHiddenTests, CSSHTMLHeaderPreprocessor,
 ]
 
 # nbgrader export --to grades.csv: the grades plus integrity flags, and the

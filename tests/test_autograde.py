@@ -225,6 +225,8 @@ def course(tmp_path_factory):
         runs[name] = run(root, "nbgrader", "autograde", name, *extra)
         proc, _ = run(root, "nbgrader", "generate_feedback", name)
         assert proc.returncode == 0, proc.stderr[-3000:]
+        # Feedback says nothing alarming (nbgrader's own warnings included).
+        assert "WARNING" not in proc.stderr, proc.stderr[-3000:]
     proc, _ = run(root, "nbgrader", "export", "--to", "grades.csv")
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(root / "grades.csv") as f:

@@ -31,12 +31,13 @@ import tempfile
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor, OverwriteCells
-from traitlets import Bool, Unicode
+from traitlets import Bool, List, Unicode
 
 from .screen import screen_notebook
 from .verify import Flag, verify_notebook
 
 __all__ = ["TagTestCells", "RestoreCells", "SealedExecute", "RedactHiddenTracebacks",
+           "FeedbackClearHiddenTests",
            "ARM_MARKER", "report_path"]
 
 ARM_MARKER = "krylov_ref_arm"
@@ -228,7 +229,19 @@ class SealedExecute(Execute):
             gb.db.commit()
 
 
-class RedactHiddenTracebacks(NbGraderPreprocessor):
+class _FeedbackPreprocessor(NbGraderPreprocessor):
+    # nbconvert's HTML exporter configures display_data_priority for every
+    # NbConvertBase; nbgrader's preprocessors declare it unconfigurable, so
+    # traitlets warns "Config option `display_data_priority` not recognized"
+    # once per notebook (nbgrader fixed it for GetGrades alone, #683).
+    display_data_priority = List(NbGraderPreprocessor.display_data_priority.default_value).tag(config=True)
+
+
+class FeedbackClearHiddenTests(_FeedbackPreprocessor, ClearHiddenTests):
+    """nbgrader's ``ClearHiddenTests``, quiet in ``generate_feedback``."""
+
+
+class RedactHiddenTracebacks(_FeedbackPreprocessor):
     """In feedback, a cell with hidden tests shows its verdict, not its code or arguments."""
 
     notice = Unicode("(the details of hidden tests are not shown)").tag(config=True)
