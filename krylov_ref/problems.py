@@ -307,30 +307,7 @@ def variable_diffusion2d(m, contrast=1e4, seed=0):
     m = _positive_int(m, "m")
     contrast = _check_real(contrast, "contrast", minimum=1.0)
     kappa = contrast ** _smooth_field(m, seed)  # kappa[iy, ix]
-    # Face coefficients: harmonic means between neighbours, and the point's own
-    # kappa on the boundary faces (the neighbour there is the Dirichlet value).
-    east = np.empty((m, m))
-    east[:, :-1] = 2 * kappa[:, :-1] * kappa[:, 1:] / (kappa[:, :-1] + kappa[:, 1:])
-    east[:, -1] = kappa[:, -1]
-    west = np.empty((m, m))
-    west[:, 1:] = east[:, :-1]
-    west[:, 0] = kappa[:, 0]
-    north = np.empty((m, m))
-    north[:-1, :] = 2 * kappa[:-1, :] * kappa[1:, :] / (kappa[:-1, :] + kappa[1:, :])
-    north[-1, :] = kappa[-1, :]
-    south = np.empty((m, m))
-    south[1:, :] = north[:-1, :]
-    south[0, :] = kappa[0, :]
-    diagonal = (east + west + north + south).ravel()
-    # Off-diagonals: coupling of point k to k + 1 (east, except across a grid
-    # row) and to k + m (north).
-    to_east = east.copy()
-    to_east[:, -1] = 0.0
-    to_east = to_east.ravel()[:-1]
-    to_north = north[:-1, :].ravel()
-    A = sp.diags_array([-to_north, -to_east, diagonal, -to_east, -to_north],
-                       offsets=[-m, -1, 0, 1, m], format="csr")
-    A.eliminate_zeros()
+    A = _diffusion_matrix(kappa)
     b, x_true = _rhs(A, seed)
     return Problem(f"variable_diffusion2d(m={m}, contrast={contrast:g})",
                    A, b, x_true, True, True)

@@ -22,32 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .ridge import _as_data_matrix as _data_matrix
+from .ridge import _nonnegative
 from .ridge import cgls, ridge_cg
 
 __all__ = ["ridge_matvec", "regularization_path", "PathResult", "synthetic_regression",
            "bag_of_words", "gram_nnz"]
-
-
-def _data_matrix(X):
-    """``X`` as a finite real 2-D float array, or a CSR array when sparse."""
-    if sp.issparse(X):
-        if np.iscomplexobj(X.data):
-            raise ValueError("X must be real; complex matrices are not supported")
-        X = sp.csr_array(X, dtype=float)
-        values = X.data
-    else:
-        X = np.asarray(X)
-        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
-        if np.iscomplexobj(X):
-            raise ValueError("X must be real; complex matrices are not supported")
-        X = X.astype(float, copy=False)
-        values = X
-    if X.ndim != 2:
-        raise ValueError(f"X must be a 2-D matrix (samples x features), got shape {X.shape}")
-    if not np.all(np.isfinite(values)):
-        raise ValueError("X contains NaN or inf")
-    return X
 
 
 def _vector(v, n, name):
@@ -62,13 +42,6 @@ def _vector(v, n, name):
     if not np.all(np.isfinite(v)):
         raise ValueError(f"{name} contains NaN or inf")
     return v
-
-
-def _nonnegative(value, name):
-    if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-            or not np.isfinite(value) or value < 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 def _positive_int(value, name):

@@ -32,7 +32,7 @@ def _as_data_matrix(X):
     """``X`` as a finite real 2-D float array, or a CSR array when sparse."""
     if sp.issparse(X):
         if X.ndim != 2:
-            raise ValueError(f"X must be a 2-D matrix, got shape {X.shape}")
+            raise ValueError(f"X must be a 2-D matrix (samples x features), got shape {X.shape}")
         if np.iscomplexobj(X.data):
             raise ValueError("X must be real; complex matrices are not supported")
         X = sp.csr_array(X, dtype=float)

@@ -44,7 +44,7 @@ from ._report import (CheckCrashed, NotAllowedError, NotAnswered, StudentCodeErr
 __all__ = [
     "WrongAnswer", "NotAllowedError", "TimeLimitExceeded", "NotAnswered", "StudentCodeError",
     "CheckCrashed", "CountingOperator", "forbidden", "time_limit", "call_student", "exercise",
-    "use_own", "expect", "expect_close", "expect_shape", "passed", "DEFAULT_TIME_LIMIT",
+    "use_own", "expect", "expect_tuple", "expect_close", "expect_shape", "passed", "DEFAULT_TIME_LIMIT",
     "SOLVERS", "DIRECT",
 ]
 
@@ -531,6 +531,29 @@ def expect(condition, message):
     """Raise :class:`WrongAnswer` with ``message`` unless ``condition``."""
     if not condition:
         raise WrongAnswer(message)
+
+
+def integer_spd_problem(n, seed):
+    """(A, b, x): an SPD matrix and a solution with small integer entries.
+
+    b = A x is exact, so b - A x is exactly zero however the products are
+    summed: a solver started at x0 = x must see a zero residual."""
+    rng = np.random.default_rng(seed)
+    S = rng.integers(-3, 4, size=(n, n)).astype(float)
+    A = S + S.T + 8.0 * n * np.eye(n)            # symmetric, diagonally dominant
+    x = rng.integers(-5, 6, size=n).astype(float)
+    return A, A @ x, x
+
+
+def expect_tuple(value, what, names):
+    """``value`` if it is a tuple (or list) of ``len(names)`` items, else
+    :class:`WrongAnswer` saying what the function should return."""
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        got = type(value).__name__
+        if hasattr(value, "__len__") and not isinstance(value, np.ndarray):
+            got += f" of length {len(value)}"
+        raise WrongAnswer(f"{what} should return a tuple ({', '.join(names)}), got {got}")
+    return value
 
 
 def _as_float_array(value, what):

@@ -13,7 +13,8 @@ import numpy as np
 from .. import steepest_descent as reference_steepest_descent
 from ..problems import random_spd
 from . import (
-    CountingOperator, WrongAnswer, call_student, exercise, expect, expect_close, passed,
+    CountingOperator, WrongAnswer, call_student, exercise, expect, expect_close,
+    integer_spd_problem, passed,
 )
 
 __all__ = ["check_quadratic", "check_exact_step", "check_steepest_descent",
@@ -135,16 +136,6 @@ def _reference_steepest_descent(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=N
     return res.x, list(res.residual_norms)
 
 
-def _integer_spd(n, seed):
-    """An SPD matrix and a solution with small integer entries: b = A x is exact,
-    so b - A x is exactly zero however the products are summed."""
-    rng = np.random.default_rng(seed)
-    S = rng.integers(-3, 4, size=(n, n)).astype(float)
-    A = S + S.T + 8.0 * n * np.eye(n)            # symmetric, diagonally dominant
-    x = rng.integers(-5, 6, size=n).astype(float)
-    return A, A @ x, x
-
-
 def _check_zero_residual_start(steepest_descent, A, b, x0, n, case):
     """Both edge cases start with r_0 = 0 exactly: nothing to do, no division."""
     x, norms, _ = _run_student_sd(steepest_descent, A, b, x0=x0, finite=False,
@@ -226,7 +217,7 @@ def check_steepest_descent(steepest_descent, n=40, cond=30.0, seed=2):
                                                   maxiter=maxiter)[0]) <= 1.01 * tol,
            "with x0 given, the returned x does not solve A x = b to rtol.")
     # Edge cases with r_0 = 0 exactly: x0 the exact solution, and b = 0.
-    Ai, bi, xi = _integer_spd(6, seed)
+    Ai, bi, xi = integer_spd_problem(6, seed)
     _check_zero_residual_start(steepest_descent, Ai, bi, xi, 6, "x0 equal to the solution")
     _check_zero_residual_start(steepest_descent, Ai, np.zeros(6), None, 6,
                                "b = 0 (and x0 = None)")

@@ -20,6 +20,8 @@ from . import (
     DIRECT, SOLVERS, CountingOperator, WrongAnswer, call_student, exercise, expect,
     expect_close, passed,
 )
+from . import expect_tuple as _unpack
+from . import integer_spd_problem
 
 __all__ = ["check_conjugate_directions", "check_cg", "check_lanczos_from_cg"]
 
@@ -28,16 +30,6 @@ CONJUGACY = ("krylov_ref.conjugacy.conjugate_directions",
              "krylov_ref.conjugacy.a_orthogonalize",
              "krylov_ref.conjugacy.lanczos_from_cg")
 FORBID = SOLVERS + DIRECT + CONJUGACY
-
-
-def _unpack(value, what, names):
-    k = len(names)
-    if not isinstance(value, (tuple, list)) or len(value) != k:
-        got = type(value).__name__
-        if hasattr(value, "__len__") and not isinstance(value, np.ndarray):
-            got += f" of length {len(value)}"
-        raise WrongAnswer(f"{what} should return a tuple ({', '.join(names)}), got {got}")
-    return value
 
 
 def _cosine_matrix(M):
@@ -375,7 +367,7 @@ def check_cg(cg, n=150, cond=50.0, seed=2):
     expect(np.linalg.norm(b - A @ x0_out) <= 1.01 * tol,
            "with x0 given, the returned x does not solve A x = b to rtol.")
     # Edge cases with r_0 = 0 exactly: x0 the exact solution, and b = 0.
-    Ai, bi, xi = _integer_spd(7, seed)
+    Ai, bi, xi = integer_spd_problem(7, seed)
     for b_case, x0_case, case in ((bi, xi, "x0 equal to the solution"),
                                   (np.zeros(7), None, "b = 0 (and x0 = None)")):
         xz, norms_z, alphas_z, _, _ = _run_cg(cg, Ai, b_case, x0=x0_case, finite=False,
@@ -399,16 +391,6 @@ def check_cg(cg, n=150, cond=50.0, seed=2):
     passed(f"cg: converged in {iters} iterations on {prob.name}, matching krylov_ref.cg "
            "(residuals, alphas, betas); one product per iteration; maxiter (given and "
            "default), x0 (left unchanged), atol, b = 0 and an exact x0 respected.")
-
-
-def _integer_spd(n, seed):
-    """An SPD matrix and a solution with small integer entries: b = A x is exact,
-    so b - A x is exactly zero however the products are summed."""
-    rng = np.random.default_rng(seed)
-    S = rng.integers(-3, 4, size=(n, n)).astype(float)
-    A = S + S.T + 8.0 * n * np.eye(n)            # symmetric, diagonally dominant
-    x = rng.integers(-5, 6, size=n).astype(float)
-    return A, A @ x, x
 
 
 # --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from . import (
     _AFTER_CALL, DIRECT, SOLVERS, CountingOperator, StudentCodeError, WrongAnswer,
     call_student, exercise, expect, expect_close, forbidden, passed, time_limit,
 )
+from . import expect_tuple as _unpack
 from ._report import _is_library_file, format_frames, student_frames, where
 
 __all__ = ["check_pcg", "check_jacobi_preconditioner", "check_ssor_preconditioner",
@@ -50,16 +51,6 @@ FORBID = SOLVERS + DIRECT + PRECONDITIONERS + INVERSES
 FORBID_IC = FORBID + FACTORISATIONS
 #: The triangular solvers an SSOR application is made of (counted while it runs).
 TRIANGULAR = ("scipy.sparse.linalg.spsolve_triangular", "scipy.linalg.solve_triangular")
-
-
-def _unpack(value, what, names):
-    k = len(names)
-    if not isinstance(value, (tuple, list)) or len(value) != k:
-        got = type(value).__name__
-        if hasattr(value, "__len__") and not isinstance(value, np.ndarray):
-            got += f" of length {len(value)}"
-        raise WrongAnswer(f"{what} should return a tuple ({', '.join(names)}), got {got}")
-    return value
 
 
 def _dense(M):

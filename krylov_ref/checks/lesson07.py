@@ -22,6 +22,7 @@ from . import (
     DIRECT, SOLVERS, CountingOperator, WrongAnswer, call_student, exercise, expect,
     expect_close, passed,
 )
+from . import expect_tuple as _unpack
 
 __all__ = ["check_logistic_hvp", "check_hvp_fd", "check_truncated_cg", "check_newton_cg",
            "check_newton_cg_more"]
@@ -41,16 +42,6 @@ def _designed(condition, what):
     # does not is the grader's bug, not the student's.
     if not condition:
         raise RuntimeError(f"lesson 07's test problem is not as designed: {what}")
-
-
-def _unpack(value, what, names):
-    k = len(names)
-    if not isinstance(value, (tuple, list)) or len(value) != k:
-        got = type(value).__name__
-        if hasattr(value, "__len__") and not isinstance(value, np.ndarray):
-            got += f" of length {len(value)}"
-        raise WrongAnswer(f"{what} should return a tuple ({', '.join(names)}), got {got}")
-    return value
 
 
 def _vector(value, n, what):
