@@ -215,6 +215,43 @@ def test_run_all_goes_on_past_test_cells(name):
         assert tagged == bool(is_test), f"lessons/{name}: cell {cell.id} tagged={tagged}"
 
 
+@pytest.mark.skipif("01_quadratics" not in LESSONS, reason="KRYLOV_TEST_LESSONS excludes lesson 01")
+def test_nbval_fails_on_a_broken_solution_and_the_tag_would_hide_it(tmp_path):
+    """What the tag check above protects: nbval, run as make test runs it,
+    fails on a solution whose answer breaks its own test, and would pass it
+    if the test cell carried `raises-exception`."""
+    import subprocess
+    import sys
+
+    name = "01_quadratics"
+    nb = read(solution_path(name))
+    answer = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "quadratic_answer")
+    assert "Ax - b" in answer.source, "the lesson-01 solution changed; update this test"
+    answer.source = answer.source.replace("Ax - b", "Ax + b")   # a wrong gradient
+    test_cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "quadratic_visible")
+
+    def nbval(notebook, folder):
+        folder.mkdir()
+        nbformat.write(notebook, str(folder / f"{name}.ipynb"))
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+             "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=120", f"{name}.ipynb"],
+            cwd=folder, capture_output=True, text=True, timeout=600)
+
+    # nbval names code cells by their index among code cells.
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    visible = next(i for i, c in enumerate(code) if c is test_cell)
+    failed = lambda out: {int(i) for i in re.findall(r"FAILED \S+::Cell (\d+)", out)}
+
+    broken = nbval(nb, tmp_path / "broken")
+    assert broken.returncode == 1, broken.stdout[-2000:]
+    assert visible in failed(broken.stdout), broken.stdout[-2000:]
+    test_cell.metadata.setdefault("tags", []).append("raises-exception")
+    tagged = nbval(nb, tmp_path / "tagged")
+    assert visible not in failed(tagged.stdout), tagged.stdout[-2000:]
+    assert failed(tagged.stdout) == failed(broken.stdout) - {visible}
+
+
 @pytest.mark.parametrize("name", LESSONS)
 def test_algorithm_boxes_render_one_line_per_step(name):
     """A blockquote with indented (&nbsp;) steps is an algorithm box: Markdown
