@@ -43,7 +43,8 @@ from ._report import (CheckCrashed, NotAllowedError, NotAnswered, StudentCodeErr
 
 __all__ = [
     "WrongAnswer", "NotAllowedError", "TimeLimitExceeded", "NotAnswered", "StudentCodeError",
-    "CheckCrashed", "CountingOperator", "forbidden", "time_limit", "call_student", "exercise",
+    "CheckCrashed", "CountingOperator", "forbidden", "replaced", "time_limit", "call_student",
+    "exercise",
     "use_own", "expect", "expect_tuple", "expect_close", "expect_shape", "passed", "DEFAULT_TIME_LIMIT",
     "SOLVERS", "DIRECT",
 ]
@@ -350,7 +351,6 @@ def _stub(dotted):
     return not_allowed
 
 
-@contextlib.contextmanager
 def forbidden(names=SOLVERS + DIRECT, namespaces=(), functions=()):
     """Make library functions raise :class:`NotAllowedError` for a while.
 
@@ -381,27 +381,41 @@ def forbidden(names=SOLVERS + DIRECT, namespaces=(), functions=()):
     >>> np.linalg.solve(np.eye(2), np.ones(2))
     array([1., 1.])
     """
-    saved = []  # (container, key, original) in patch order
-    stubs = {}
+    return replaced(names, lambda original, dotted: _stub(dotted), namespaces, functions)
+
+
+@contextlib.contextmanager
+def replaced(names, replacement, namespaces=(), functions=()):
+    """Replace library functions, wherever a student's code can reach them,
+    by ``replacement(original, dotted_name)`` for a while.
+
+    The mechanism of :func:`forbidden` (which replaces them by stubs that
+    raise), also used to count calls. ``names``, ``namespaces`` and
+    ``functions`` are as for :func:`forbidden`; a function reached under two
+    names gets one replacement.
+    """
+    saved = []  # (container, key, original, kind) in patch order
+    new = {}    # id(original) -> (original, its replacement)
     # Import and resolve everything before patching anything: a module
-    # imported while earlier names are stubbed would keep the stubs for good.
+    # imported while earlier names are replaced would keep the replacements.
     resolved = [(dotted, found) for dotted in names if (found := _resolve(dotted)) is not None]
+
+    def swap(value):
+        entry = new.get(id(value))
+        return entry[1] if entry is not None and entry[0] is value else value
+
     try:
         for dotted, (module, attr) in resolved:
             original = getattr(module, attr)
-            stub = stubs.setdefault(id(original), _stub(dotted))
+            if id(original) not in new:
+                new[id(original)] = (original, replacement(original, dotted))
             saved.append((module, attr, original, "attr"))
-            setattr(module, attr, stub)
-        originals = {id(orig): orig for _, _, orig, _ in saved}
+            setattr(module, attr, new[id(original)][1])
         for ns in namespaces:
             for key, value in list(ns.items()):
-                if id(value) in originals and value is originals[id(value)]:
+                if swap(value) is not value:
                     saved.append((ns, key, value, "item"))
-                    ns[key] = stubs[id(value)]
-
-        def swap(value):
-            return stubs[id(value)] if id(value) in originals and value is originals[id(value)] else value
-
+                    ns[key] = swap(value)
         for func in functions:
             for cell in getattr(func, "__closure__", None) or ():
                 try:

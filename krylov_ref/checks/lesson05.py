@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import types
 
 import numpy as np
@@ -25,7 +24,7 @@ from .. import precond
 from ..problems import jump_diffusion2d, poisson1d, poisson2d, random_spd
 from . import (
     _AFTER_CALL, DIRECT, SOLVERS, CountingOperator, StudentCodeError, WrongAnswer,
-    call_student, exercise, expect, expect_close, forbidden, passed, time_limit,
+    call_student, exercise, expect, expect_close, forbidden, passed, replaced, time_limit,
 )
 from . import expect_tuple as _unpack
 from ._report import _is_library_file, format_frames, student_frames, where
@@ -62,15 +61,6 @@ def _dense(M):
 # the triangular solves counted.
 
 
-def _resolve(dotted):
-    module_name, _, attr = dotted.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    return (module, attr) if hasattr(module, attr) else None
-
-
 def _functions_reachable(obj, depth=3):
     """Python functions that applying ``obj`` may run: methods, closures and
     callables held as attributes, a few levels deep (a LinearOperator keeps
@@ -103,12 +93,9 @@ def _functions_reachable(obj, depth=3):
     return found
 
 
-@contextlib.contextmanager
 def _counting_triangular_solves(namespaces, functions, calls):
     """Replace the triangular solvers, wherever the student's code can reach
     them, by wrappers that record the shape of each right-hand side."""
-    originals, wrappers, saved = {}, {}, []
-
     def wrap(original, dotted):
         def counted(a, b, *args, **kwargs):
             calls.append((dotted, np.shape(b)))
@@ -116,49 +103,7 @@ def _counting_triangular_solves(namespaces, functions, calls):
         counted.__name__ = original.__name__
         return counted
 
-    try:
-        for dotted in TRIANGULAR:
-            found = _resolve(dotted)
-            if found is None:
-                continue
-            module, attr = found
-            original = getattr(module, attr)
-            originals[id(original)] = original
-            wrappers[id(original)] = wrap(original, dotted)
-            saved.append((module, attr, original, "attr"))
-            setattr(module, attr, wrappers[id(original)])
-
-        def swap(value):
-            key = id(value)
-            return wrappers[key] if key in originals and value is originals[key] else value
-
-        for ns in namespaces:
-            for key, value in list(ns.items()):
-                if swap(value) is not value:
-                    saved.append((ns, key, value, "item"))
-                    ns[key] = swap(value)
-        for func in functions:
-            for cell in func.__closure__ or ():
-                try:
-                    value = cell.cell_contents
-                except ValueError:
-                    continue
-                if swap(value) is not value:
-                    saved.append((cell, "cell_contents", value, "attr"))
-                    cell.cell_contents = swap(value)
-            if func.__defaults__ and any(swap(v) is not v for v in func.__defaults__):
-                saved.append((func, "__defaults__", func.__defaults__, "attr"))
-                func.__defaults__ = tuple(swap(v) for v in func.__defaults__)
-            if func.__kwdefaults__ and any(swap(v) is not v for v in func.__kwdefaults__.values()):
-                saved.append((func, "__kwdefaults__", func.__kwdefaults__, "attr"))
-                func.__kwdefaults__ = {k: swap(v) for k, v in func.__kwdefaults__.items()}
-        yield
-    finally:
-        for container, key, original, kind in reversed(saved):
-            if kind == "attr":
-                setattr(container, key, original)
-            else:
-                container[key] = original
+    return replaced(TRIANGULAR, wrap, namespaces, functions)
 
 
 def _apply(M, v, owner, name, calls=None):

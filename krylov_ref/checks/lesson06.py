@@ -33,6 +33,7 @@ from . import (
     DIRECT, SOLVERS, CountingOperator, StudentCodeError, WrongAnswer, call_student, exercise,
     expect, expect_close, passed,
 )
+from . import expect_tuple as _unpack
 
 __all__ = ["check_givens_rotation", "check_givens_update", "check_gmres"]
 
@@ -52,16 +53,6 @@ FORBID_GMRES = FORBID_GIVENS + GMRES_EXTRA
 # (1e-7 where the residual is near rounding); a wrong one is off by O(1e-2).
 HISTORY_RTOL = 1e-5
 HISTORY_FLOOR = 1e-9    # times ||r_0||: below this the entries are rounding
-
-
-def _unpack(value, what, names):
-    k = len(names)
-    if not isinstance(value, (tuple, list)) or len(value) != k:
-        got = type(value).__name__
-        if isinstance(value, (tuple, list)):
-            got += f" of length {len(value)}"
-        raise WrongAnswer(f"{what} should return a tuple ({', '.join(names)}), got {got}")
-    return value
 
 
 def _scalar(value, what):
