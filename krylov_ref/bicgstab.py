@@ -97,7 +97,8 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
         Maximum number of products with A (half-steps, two per BiCGSTAB
         step); ``10 n`` by default.
     M : ndarray, sparse matrix, LinearOperator or callable, optional
-        Approximation of ``A^{-1}``, applied on the right.
+        The operator ``v -> M^{-1} v`` of a preconditioner ``M`` that
+        approximates ``A``, applied on the right.
     callback : callable, optional
         Called as ``callback(x)`` after every half-step.
 

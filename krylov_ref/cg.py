@@ -159,7 +159,9 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     maxiter : int, optional
         Maximum number of iterations (products with A); ``10 n`` by default.
     M : ndarray, sparse matrix, LinearOperator or callable, optional
-        Symmetric positive definite approximation of ``A^{-1}``.
+        The operator ``v -> M^{-1} v`` of a symmetric positive definite
+        preconditioner ``M`` that approximates ``A`` (SciPy's convention for
+        ``M=``; lesson 05).
     callback : callable, optional
         Called as ``callback(x)`` after every iteration.
 
@@ -193,9 +195,10 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     z = M(r) if M is not None else r
     rz = r @ z
     p = z.copy()
-    # ||p||^2 in the M^{-1} inner product (the 2-norm without M), by its
-    # recurrence: p_k = z_k + beta p_{k-1} with r_k^T p_{k-1} = 0 gives
-    # p_k^T M^{-1} p_k = r_k^T z_k + beta^2 p_{k-1}^T M^{-1} p_{k-1}. It
+    # ||p||^2 in the inner product of the preconditioner M (the 2-norm
+    # without one), by its recurrence: p_k = z_k + beta p_{k-1} with
+    # r_k^T p_{k-1} = 0 and z_k = M^{-1} r_k gives
+    # p_k^T M p_k = r_k^T z_k + beta^2 p_{k-1}^T M p_{k-1}. It
     # measures p^T A p per unit length without another pass over p.
     pp = rz
     largest_curvature = 0.0                         # max of p^T A p / pp so far

@@ -109,8 +109,9 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
         Maximum number of inner steps (products with A, not cycles);
         ``10 n`` by default.
     M : ndarray, sparse matrix, LinearOperator or callable, optional
-        Approximation of ``A^{-1}``, applied on the right: GMRES runs on
-        ``A M`` and returns ``x = x0 + M y``.
+        The operator ``v -> M^{-1} v`` of a preconditioner ``M`` that
+        approximates ``A``, applied on the right: GMRES runs on ``A M^{-1}``
+        and returns ``x = x0 + M^{-1} y``.
     callback : callable, optional
         Called as ``callback(x)`` after every inner step. ``x`` is formed
         for it (a small triangular solve and a product with ``M``), which

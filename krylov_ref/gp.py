@@ -487,7 +487,8 @@ def gp_nll_and_grad(A, y, dA, *, method="krylov", num_probes=10, lanczos_steps=3
     rtol : float
         Relative residual tolerance of every CG solve (``"krylov"`` only).
     M : ndarray, sparse matrix or LinearOperator, optional
-        Preconditioner (an approximation of ``A^{-1}``) for the CG solves.
+        The operator ``v -> M^{-1} v`` of a preconditioner ``M`` that
+        approximates ``A``, for the CG solves.
 
     Returns
     -------
@@ -626,10 +627,11 @@ def pivoted_cholesky(K, rank, *, rtol=0.0):
 
 
 def pivoted_cholesky_preconditioner(K, noise, rank):
-    """``M = (L L^T + noise I)^{-1}``, ``L`` the rank-``rank`` pivoted Cholesky
-    factor of ``K``: a preconditioner for ``A = K + noise I``.
+    """The preconditioner ``M = L L^T + noise I``, ``L`` the rank-``rank``
+    pivoted Cholesky factor of ``K``, for ``A = K + noise I``: the operator
+    ``v -> M^{-1} v`` (what ``M=`` takes; lesson 05's convention).
 
-    ``M`` is applied by the Woodbury identity::
+    ``M^{-1}`` is applied by the Woodbury identity::
 
         (noise I + L L^T)^{-1} v = (v - L (noise I_r + L^T L)^{-1} L^T v) / noise,
 
@@ -642,7 +644,7 @@ def pivoted_cholesky_preconditioner(K, noise, rank):
     noise : float
         Noise variance ``> 0``.
     rank : int
-        Rank of the factor (``0`` gives ``M = I / noise``).
+        Rank of the factor (``0`` gives ``M = noise I``).
 
     Returns
     -------

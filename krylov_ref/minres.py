@@ -81,8 +81,9 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
     maxiter : int, optional
         Maximum number of iterations (products with A); ``10 n`` by default.
     M : ndarray, sparse matrix, LinearOperator or callable, optional
-        Symmetric positive definite approximation of ``A^{-1}`` (MINRES
-        needs a definite preconditioner even for indefinite ``A``).
+        The operator ``v -> M^{-1} v`` of a symmetric positive definite
+        preconditioner ``M`` (MINRES needs a definite preconditioner even for
+        indefinite ``A``; ``M`` approximates ``|A|``).
     callback : callable, optional
         Called as ``callback(x)`` after every iteration.
 

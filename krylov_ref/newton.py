@@ -50,15 +50,17 @@ def hvp_fd(grad, x, v, eps=None):
     x, v : ndarray, shape (n,)
         Point and direction.
     eps : float, optional
-        Step. By default ``eps = u^(1/3) (1 + ||x||) / ||v||`` with ``u`` the
-        machine epsilon, so that the perturbation ``eps v`` has length
-        ``u^(1/3) (1 + ||x||)``, relative to the size of ``x`` (absolute
-        near ``x = 0``). Why the cube root: central differences have
-        truncation error ``O(h^2)`` and rounding error ``O(u / h)`` for a
-        perturbation of length ``h``; the two balance at ``h ~ u^(1/3)``
-        (about 6e-6), giving about ``u^(2/3)``, 1e-11, relative accuracy.
-        (``sqrt(u)`` is the right step for *one-sided* differences, whose
-        truncation error is ``O(h)``.)
+        Step. By default ``eps = eps_mach^(1/3) (1 + ||x||) / ||v||`` with
+        ``eps_mach = np.finfo(float).eps = 2^-52`` the machine epsilon (twice
+        the unit roundoff ``u = 2^-53``), so that the perturbation ``eps v``
+        has length ``eps_mach^(1/3) (1 + ||x||)``, relative to the size of
+        ``x`` (absolute near ``x = 0``). Why the cube root: central
+        differences have truncation error ``O(h^2)`` and rounding error
+        ``O(u / h)`` for a perturbation of length ``h``; the two balance at
+        ``h ~ u^(1/3)`` (about 5e-6), giving about ``u^(2/3)``, 2e-11,
+        relative accuracy when the constants are of order one (lesson 07
+        measures them). (``sqrt(u)`` is the right step for *one-sided*
+        differences, whose truncation error is ``O(h)``.)
 
     Returns
     -------

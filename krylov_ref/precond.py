@@ -3,11 +3,12 @@ algebraic multigrid (pyamg's smoothed aggregation) to compare them with.
 
 Each function takes the matrix ``A`` (dense or scipy.sparse; its entries are
 needed, so not an operator) and returns a :class:`Preconditioner`, a
-``scipy.sparse.linalg.LinearOperator`` that applies ``M``, an approximation of
-``A^{-1}``. Pass it as ``M=`` to :func:`krylov_ref.cg`, :func:`krylov_ref.gmres`
-and the other solvers, or to SciPy's.
+``scipy.sparse.linalg.LinearOperator`` that applies ``M^{-1}``, where the
+preconditioner ``M`` approximates ``A`` (the convention of lesson 05). Pass it
+as ``M=`` to :func:`krylov_ref.cg`, :func:`krylov_ref.gmres` and the other
+solvers, or to SciPy's: their ``M=`` takes the operator ``v -> M^{-1} v``.
 
-Applying ``M`` means two sparse triangular solves for SSOR and IC(0). They are
+Applying ``M^{-1}`` means two sparse triangular solves for SSOR and IC(0). They are
 done by SuperLU: the triangular factor is handed to ``splu`` once, in its
 natural order and without pivoting, which keeps it triangular and creates no
 fill; each application is then two solves in compiled code.
@@ -32,7 +33,7 @@ MAX_PAIRS = 10**7
 
 
 class Preconditioner(LinearOperator):
-    """A linear operator ``v -> M v`` with ``M`` approximating ``A^{-1}``.
+    """A linear operator ``v -> M^{-1} v``, the preconditioner ``M`` approximating ``A``.
 
     Parameters
     ----------
@@ -129,9 +130,10 @@ def ssor(A, omega=1.0):
 
     With ``A = L + D + U`` (strictly lower, diagonal, strictly upper)::
 
-        M^{-1} = (D + omega L) D^{-1} (D + omega U) / (omega (2 - omega))
+        M = (D + omega L) D^{-1} (D + omega U) / (omega (2 - omega))
 
-    a forward sweep, a diagonal scaling and a backward sweep. At
+    applied as ``M^{-1} v``: a forward sweep, a diagonal scaling and a
+    backward sweep. At
     ``omega = 1`` it is symmetric Gauss-Seidel. For symmetric ``A`` with a
     positive diagonal, ``M`` is symmetric positive definite, as CG needs.
 

@@ -5,6 +5,8 @@ shortcuts and explicit inverses are refused."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.linalg as sl
@@ -14,10 +16,12 @@ import scipy.sparse.linalg as sla
 import krylov_ref
 from krylov_ref import precond
 from krylov_ref.checks import NotAllowedError, WrongAnswer, use_own
-from krylov_ref.checks.lesson05 import (KERSHAW, check_ichol0, check_jacobi_preconditioner,
-                                        check_pcg, check_ssor_preconditioner)
+from krylov_ref.checks.lesson05 import (KERSHAW, ZERO_PIVOT, check_ichol0,
+                                        check_jacobi_preconditioner, check_pcg,
+                                        check_ssor_preconditioner)
 from krylov_ref.problems import poisson2d
 
+LESSON = "05_preconditioning"
 # The parameters of the notebook's visible and hidden tests.
 PCG_CASES = [{}, dict(m=14, contrast=1e3, seed=5), dict(m=7, contrast=1e6, seed=2)]
 JACOBI_CASES = [{}, dict(m=5, contrast=1e2, seed=3), dict(m=11, contrast=1e6, seed=9)]
@@ -37,6 +41,8 @@ def pcg_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, mis
     if maxiter is None:
         maxiter = n if mistake == "maxiter n" else 10 * n
     tol = max(rtol * np.linalg.norm(b), atol)
+    if mistake == "sum tol":
+        tol = rtol * np.linalg.norm(b) + atol
 
     def apply(r):
         if M is None or mistake == "no M":
@@ -133,6 +139,7 @@ def test_check_pcg_accepts_correct_solutions(case, capsys):
     ("recompute r", "products with A"),
     ("M twice", "applied M"),
     ("call M", "apply the preconditioner as M @ r"),
+    ("sum tol", "the larger of the two, not their sum"),
 ])
 def test_check_pcg_names_the_mistake(mistake, message):
     with pytest.raises(WrongAnswer, match=message):
@@ -374,10 +381,35 @@ def test_check_ssor_names_the_mistake(mistake, message):
 
 @pytest.mark.parametrize("mistake", ["np.inv", "spsolve"])
 def test_check_ssor_refuses_explicit_inverses_and_direct_solves(mistake):
-    with pytest.raises(NotAllowedError):
+    with pytest.raises(NotAllowedError) as refused:
         check_ssor_preconditioner(lambda A, omega=1.0: ssor_student(A, omega, mistake))
+    # The refusal says what the exercise is made of, and does not forbid the
+    # triangular solves it asks for (the generic advice, "only products A @ v",
+    # would).
+    message = str(refused.value)
+    assert "triangular solves" in message and "allowed" in message
+    assert "A @ v" not in message
     with pytest.raises(NotAllowedError):
         check_ssor_preconditioner(lambda A, omega=1.0: precond.ssor(A, omega))
+
+
+def test_each_exercise_refuses_in_its_own_words():
+    def pcg_with_scipy(A, b, x0=None, **kw):
+        return sla.cg(A, b)[0], [0.0]
+
+    def jacobi_with_inverse(A):
+        return np.linalg.inv(np.diag(sp.csr_array(A).diagonal()))
+
+    def ichol0_with_cholesky(A):
+        return np.linalg.cholesky(A.toarray())
+
+    for check, cheat, words in [
+            (check_pcg, pcg_with_scipy, "applications M @ r"),
+            (check_jacobi_preconditioner, jacobi_with_inverse, "diagonal of A"),
+            (check_ichol0, ichol0_with_cholesky, "IC(0) formulas")]:
+        with pytest.raises(NotAllowedError, match="is not allowed in this exercise") as refused:
+            check(cheat)
+        assert words in str(refused.value)
 
 
 def test_check_ssor_sees_a_block_solve_at_application_time():
@@ -486,22 +518,41 @@ def test_check_ichol0_refuses_cholesky_and_the_reference():
         check_ichol0(lambda A: (ichol0_student(A), None))
 
 
-def test_check_ichol0_wants_a_negative_pivot_refused_too():
-    def zero_pivot_only(A):
-        # Refuses a zero pivot but takes the square root of a negative one.
-        if np.isclose(np.linalg.det(sp.csr_array(A).toarray()), 0.0):
-            raise ValueError("singular")
-        with np.errstate(invalid="ignore"):
-            return ichol0_student(A, "no check")
+def ichol0_refusing(A, refuse):
+    """IC(0) that raises only for the pivots ``refuse(pivot)`` picks out."""
+    L = np.tril(sp.csr_array(A).toarray())
+    pattern = L != 0
+    for k in range(L.shape[0]):
+        if refuse(L[k, k]):
+            raise ValueError(f"pivot {L[k, k]} at column {k}")
+        L[k, k] = np.sqrt(L[k, k])
+        rows = k + 1 + np.flatnonzero(pattern[k + 1:, k])
+        L[rows, k] /= L[k, k]
+        for j in rows:
+            i = rows[rows >= j]
+            i = i[pattern[i, j]]
+            L[i, j] -= L[i, k] * L[j, k]
+    return sp.csr_array(L)
 
-    with pytest.raises(WrongAnswer, match="Kershaw"):
-        check_ichol0(zero_pivot_only)
+
+def test_check_ichol0_wants_zero_and_negative_pivots_refused():
+    # Refuses a zero pivot but takes the square root of a negative one.
+    with pytest.raises(WrongAnswer, match="Kershaw"), np.errstate(invalid="ignore"):
+        check_ichol0(lambda A: ichol0_refusing(A, lambda pivot: pivot == 0))
+    # Refuses a negative pivot, but not a zero one (`<` where `<=` is needed).
+    with pytest.raises(WrongAnswer, match="zero included"):
+        check_ichol0(lambda A: ichol0_refusing(A, lambda pivot: pivot < 0))
+    check_ichol0(lambda A: ichol0_refusing(A, lambda pivot: pivot <= 0))
 
 
-def test_kershaw_really_breaks_ic0():
-    assert np.linalg.eigvalsh(KERSHAW).min() > 0
-    with pytest.raises(ValueError, match="pivot"):
-        precond.ichol0(KERSHAW)
+@pytest.mark.parametrize("A, pivot", [(KERSHAW, "-5"), (ZERO_PIVOT, "0")])
+def test_the_breakdown_examples_are_spd_and_break_ic0(A, pivot):
+    # SPD, as the exercise's contract requires of A ...
+    np.testing.assert_array_equal(A, A.T)
+    assert np.linalg.eigvalsh(A).min() > 0.1
+    # ... and yet IC(0) meets a pivot that is not positive, in its last column.
+    with pytest.raises(ValueError, match=f"pivot {pivot} at column 3 is not positive"):
+        precond.ichol0(A)
 
 
 # ---------------------------------------------------------------- use_own
@@ -516,3 +567,42 @@ def test_use_own_falls_back_to_the_references(capsys):
     L = use_own(None, name="ichol0")(p.A)
     np.testing.assert_allclose(L.toarray(), precond.ichol0(p.A).L.toarray())
     assert capsys.readouterr().out.count("using krylov_ref's") == 4
+
+
+# ---------------------------------------------------------------- the lesson itself
+
+def names_rebound_by_demonstrations(lesson):
+    """Names that a cell other than the set-up and the answers binds, among the
+    exercises' function names and the names the test cells use: after Run All,
+    re-running a test cell would see the demonstration's object instead."""
+    import ast
+
+    import nbformat
+
+    path = Path(__file__).resolve().parent.parent / "solutions" / lesson / f"{lesson}.ipynb"
+    cells = [(c.metadata.get("nbgrader", {}).get("grade_id", ""), ast.parse(c.source))
+             for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    guarded = set()
+    for grade_id, tree in cells:
+        if grade_id.endswith("_answer"):
+            guarded |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        elif grade_id.endswith(("_visible", "_hidden")):
+            guarded |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    bound = set()
+    for grade_id, tree in cells:
+        if grade_id == "setup" or grade_id.endswith("_answer"):
+            continue
+        for node in tree.body:   # module level: a function's locals bind nothing
+            inside = [] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else ast.walk(node)
+            for sub in inside:
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    bound.add(sub.id)
+                elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+                    bound |= {(a.asname or a.name).split(".")[0] for a in sub.names}
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+    return sorted(guarded & bound)
+
+
+def test_the_lesson_never_rebinds_an_exercise_or_test_name():
+    assert names_rebound_by_demonstrations(LESSON) == []

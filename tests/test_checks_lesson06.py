@@ -5,6 +5,8 @@ shortcuts are refused."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -15,6 +17,7 @@ import krylov_ref
 from krylov_ref.checks import NotAllowedError, WrongAnswer
 from krylov_ref.checks.lesson06 import check_givens_rotation, check_givens_update, check_gmres
 
+LESSON = "06_gmres"
 # The parameters of the notebook's visible and hidden tests.
 ROTATION_CASES = [{}, dict(seed=7, trials=40), dict(seed=123, trials=25)]
 UPDATE_CASES = [{}, dict(n=30, k=12, seed=3), dict(n=6, k=5, seed=11)]
@@ -186,6 +189,8 @@ def gmres_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=Non
         x = np.zeros(n)
     maxiter = 10 * n if maxiter is None else maxiter
     tol = max(rtol * np.linalg.norm(b), atol)
+    if mistake == "sum-tol":
+        tol = rtol * np.linalg.norm(b) + atol
     if mistake == "relative-to-r0":
         tol = max(rtol * np.linalg.norm(b - A @ x), atol)
     m = min(restart, n) if mistake != "no-restart" else n
@@ -235,7 +240,7 @@ def gmres_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=Non
             if mistake == "true-every-step":
                 y = solve_triangular(R[:k, :k], g[:k])
                 np.linalg.norm(b - A @ (x + y @ np.array(Q[:k])))
-            happy = h[k] <= 1e-12 * np.linalg.norm(h)
+            happy = h[k] <= 1e-12 * np.linalg.norm(h) and mistake != "no-happy-test"
             if mistake == "divide-first":
                 Q.append(w / h[k])
             if norms[-1] <= tol or happy:
@@ -329,6 +334,8 @@ def test_check_gmres_accepts_correct_solutions(case, capsys):
     ("b-zero", "b = 0"),
     ("no-first-test", "x0 equal to the solution"),
     ("true-every-step", "products with A"),
+    ("no-happy-test", "a happy breakdown, but your gmres went on"),
+    ("sum-tol", "the larger of the two, not their sum"),
 ])
 def test_check_gmres_names_the_mistake(mistake, message):
     with pytest.raises(WrongAnswer, match=message):
@@ -353,6 +360,93 @@ def test_check_gmres_refuses_library_solvers():
             check_gmres(cheat)
 
 
+@pytest.mark.parametrize("case", GMRES_CASES)
+def test_check_gmres_fails_a_gmres_without_the_happy_breakdown_test(case):
+    # The tolerance test alone ends every exact breakdown (h = 0 gives s = 0 and
+    # the estimate 0); the visible and the hidden tests both need the test of h.
+    with pytest.raises(WrongAnswer, match=r"h_\{\d,\d\} = 9.1e-13 <= 1e-12 \|\|h\|\|, a happy "
+                                          r"breakdown, but your gmres went on"):
+        check_gmres(lambda *a, **k: gmres_student(*a, **k, mistake="no-happy-test"), **case)
+
+
+def test_the_near_breakdown_case_is_what_it_claims():
+    from krylov_ref.checks.lesson06 import LEAK, _near_invariant
+
+    for d in (4, 5, 6):
+        A, b = _near_invariant(d)
+        assert np.linalg.cond(A) < 3
+        # K_d(A, b) = span(e_0, ..., e_{d-1}), and A e_{d-1} leaves it by LEAK only.
+        Q = np.eye(d + 1)[:, :d]
+        for k in range(d):
+            np.testing.assert_array_equal(np.linalg.matrix_power(A, k) @ b, Q[:, k])
+        h = Q.T @ (A @ Q[:, -1])
+        w = A @ Q[:, -1] - Q @ h
+        assert np.linalg.norm(w) == LEAK <= 1e-12 * np.linalg.norm(np.append(h, LEAK))
+        res = krylov_ref.gmres(A, b, rtol=1e-14, restart=20)
+        assert res.converged and res.cycles == 2 and res.iterations == 2 * d + 1
+        assert res.residual_norms[d] > 1e-14      # the tolerance test does not end the cycle
+
+
+def test_each_exercise_refuses_in_its_own_words():
+    import scipy.linalg.lapack as lapack
+
+    def rotation_by_lapack(a, b):
+        c, s, _ = lapack.dlartg(a, b)
+        return c, s
+
+    def update_by_qr(h, cs, sn, g):
+        np.linalg.qr(np.eye(2))
+
+    def gmres_by_scipy(A, b, x0=None, **kwargs):
+        return sla.gmres(A, b)[0], [0.0]
+
+    for check, cheat, words in [(check_givens_rotation, rotation_by_lapack, "np.hypot"),
+                                (check_givens_update, update_by_qr, "your givens_rotation"),
+                                (check_gmres, gmres_by_scipy, "solve_triangular is allowed")]:
+        with pytest.raises(NotAllowedError, match="is not allowed in this exercise") as refused:
+            check(cheat)
+        assert words in str(refused.value) and "A @ v and vector" not in str(refused.value)
+
+
 def test_check_gmres_wants_a_pair():
     with pytest.raises(WrongAnswer, match="tuple"):
         check_gmres(lambda *a, **k: gmres_student(*a, **k)[0])
+
+
+# ---------------------------------------------------------------- the lesson itself
+
+def names_rebound_by_demonstrations(lesson):
+    """Names that a cell other than the set-up and the answers binds, among the
+    exercises' function names and the names the test cells use: after Run All,
+    re-running a test cell would see the demonstration's object instead."""
+    import ast
+
+    import nbformat
+
+    path = Path(__file__).resolve().parent.parent / "solutions" / lesson / f"{lesson}.ipynb"
+    cells = [(c.metadata.get("nbgrader", {}).get("grade_id", ""), ast.parse(c.source))
+             for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    guarded = set()
+    for grade_id, tree in cells:
+        if grade_id.endswith("_answer"):
+            guarded |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        elif grade_id.endswith(("_visible", "_hidden")):
+            guarded |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    bound = set()
+    for grade_id, tree in cells:
+        if grade_id == "setup" or grade_id.endswith("_answer"):
+            continue
+        for node in tree.body:   # module level: a function's locals bind nothing
+            inside = [] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else ast.walk(node)
+            for sub in inside:
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    bound.add(sub.id)
+                elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+                    bound |= {(a.asname or a.name).split(".")[0] for a in sub.names}
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+    return sorted(guarded & bound)
+
+
+def test_the_lesson_never_rebinds_an_exercise_or_test_name():
+    assert names_rebound_by_demonstrations(LESSON) == []

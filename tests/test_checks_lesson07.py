@@ -149,7 +149,7 @@ def test_check_hvp_fd_accepts_correct_solutions(case, capsys):
     ("forward", "one-sided"),
     ("one-eps", "2 eps"),
     ("sign", "wrong sign"),
-    ("unscaled", r"u\^\(1/3\) whatever v"),
+    ("unscaled", r"eps_mach\^\(1/3\) whatever v"),
     ("sqrt", "sqrt"),
     ("no-one", "default step"),
     ("ignore-eps", "eps=.* given"),
@@ -190,6 +190,8 @@ def tcg_student(H, g, *, rtol=0.5, atol=0.0, maxiter=None, mistake=None, variant
     rr = r @ r
     norms = [np.sqrt(rr)]
     tol = max(rtol * norms[0], atol) if mistake != "no-atol" else rtol * norms[0]
+    if mistake == "sum-tol":
+        tol = rtol * norms[0] + atol
     for j in range(maxiter):
         if mistake != "test-after" and norms[-1] <= tol:
             break
@@ -202,6 +204,8 @@ def tcg_student(H, g, *, rtol=0.5, atol=0.0, maxiter=None, mistake=None, variant
                 return -g, norms, True
             if mistake == "step-anyway":
                 return d + (rr / abs(curvature)) * p, norms, True
+            if mistake == "return-p" and j > 0:
+                return p, norms, True
             return (-g if j == 0 else d), norms, True
         alpha = (-(r @ p) if variant == "hs" else rr) / curvature
         if mistake == "alpha-pTp":
@@ -265,6 +269,8 @@ def test_check_truncated_cg_accepts_correct_solutions(case, capsys):
     ("beta-inverted", "residual norm after step"),
     ("test-after", "g = 0|CG steps"),
     ("no-atol", "CG steps"),
+    ("sum-tol", r"max\(rtol \|\|g\|\|, atol\), the larger of the two tolerances, not their sum"),
+    ("return-p", r"the direction p is returned: .* return the last iterate d"),
     ("maxiter-10n", "default maxiter"),
     ("in-place", "in place"),
     ("int-flag", "True or False"),
@@ -334,6 +340,9 @@ def newton_student(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100, mistake=None
                 elif mistake == "c1-over-t":
                     if f_new < f and f_new <= f + 1e-4 / t * slope:
                         break
+                elif mistake == "fun-twice":       # the trial value computed twice
+                    if fun(x + t * d) < f and f_new <= f + 1e-4 * t * slope:
+                        break
                 elif f_new < f and f_new <= f + 1e-4 * t * slope:
                     break
                 t /= 2
@@ -346,6 +355,8 @@ def newton_student(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100, mistake=None
             f = f_new
         else:
             x, f = x + t * d, f_new
+        if mistake == "refun":                 # f at the new point again: one call too many
+            f = fun(x)
         g = grad(x)
         if mistake == "extra-grad":
             grad(x)
@@ -377,6 +388,8 @@ def test_check_newton_cg_more_accepts_correct_solutions(case, capsys):
     ("no-strict-decrease", "no step length passes"),
     ("c1-over-t", "just passes"),
     ("maxiter+1", "maxiter=4"),
+    ("refun", r"fun was called \d+ times .*exactly once at x0 and once per trial step"),
+    ("fun-twice", r"fun was called \d+ times .*exactly once at x0 and once per trial step"),
     ("in-place", "in place"),
 ])
 def test_check_newton_cg_names_the_mistake(mistake, message):
@@ -412,3 +425,38 @@ def test_check_newton_cg_reports_an_unanswered_inner_solve_and_refuses_the_libra
         return r.x, [np.linalg.norm(grad(r.x))]
     with pytest.raises(NotAllowedError):
         check_newton_cg(scipy_minimize)
+
+
+# ---------------------------------------------------------------- the notebook's own solutions
+
+def solution_functions():
+    """The answer cells of solutions/07_newton_cg, run in the names the set-up cell imports."""
+    from course import answer_code
+    namespace = {"np": np, "expit": expit, "LinearOperator": LinearOperator}
+    for source in answer_code("07_newton_cg").values():
+        exec(compile(source, "<solution>", "exec"), namespace)
+    return namespace
+
+
+def test_the_notebook_solutions_pass_the_checks_that_catch_the_new_mistakes(capsys):
+    # the later-negative-curvature, two-tolerance and fun-count checks accept the solution
+    ns = solution_functions()
+    for case in TCG_CASES:
+        check_truncated_cg(ns["truncated_cg"], **case)
+    for case in NEWTON_CASES:
+        check_newton_cg(ns["newton_cg"], **case)
+    out = capsys.readouterr().out
+    assert out.count("\u2713 truncated_cg") == len(TCG_CASES)
+    assert out.count("\u2713 newton_cg") == len(NEWTON_CASES)
+
+
+@pytest.mark.parametrize("case", TCG_CASES)
+def test_returning_p_at_a_later_negative_curvature_fails_on_every_case(case):
+    with pytest.raises(WrongAnswer, match="return the last iterate d"):
+        check_truncated_cg(lambda H, g, **kw: tcg_student(H, g, mistake="return-p", **kw), **case)
+
+
+@pytest.mark.parametrize("case", TCG_CASES)
+def test_summing_the_tolerances_fails_on_every_case(case):
+    with pytest.raises(WrongAnswer, match="not their sum"):
+        check_truncated_cg(lambda H, g, **kw: tcg_student(H, g, mistake="sum-tol", **kw), **case)

@@ -129,7 +129,7 @@ def ridge_student(X, y, lam, *, x0=None, rtol=1e-5, atol=0.0, maxiter=None, mist
 
     b = X.T @ y
     scale = {"absolute": 1.0, "y": np.linalg.norm(y)}.get(mistake, np.linalg.norm(b))
-    tol = max(rtol * scale, atol)
+    tol = rtol * scale + atol if mistake == "sum" else max(rtol * scale, atol)
     if x0 is None or mistake == "ignore-x0":
         beta = np.zeros(n_features)
         s = b.copy()
@@ -187,6 +187,7 @@ def test_check_ridge_cg_accepts_correct_solutions(case, capsys):
     (dict(mistake="recompute"), "one of each per iteration"),
     (dict(mistake="absolute"), "absolute"),
     (dict(mistake="y"), "relative to \\|\\|y\\|\\|"),
+    (dict(mistake="sum"), "not rtol \\|\\|X\\^T y\\|\\| \\+ atol"),
     (dict(mistake="minus"), "no longer agree"),
     (dict(mistake="ignore-x0"), "x0"),
     (dict(mistake="in-place"), "changed the caller's `x0`"),
@@ -276,7 +277,8 @@ def cgls_student(X, y, damp=0.0, *, x0=None, rtol=1e-5, atol=0.0, maxiter=None, 
     maxiter = 10 * n_features if maxiter is None else maxiter
     d2 = damp if mistake == "damp" else damp ** 2
     Xty = X.T @ y
-    tol = max(rtol * np.linalg.norm(Xty), atol)
+    tol = (rtol * np.linalg.norm(Xty) + atol if mistake == "sum"
+           else max(rtol * np.linalg.norm(Xty), atol))
     if x0 is None:
         beta = np.zeros(n_features)
         r = np.array(y, dtype=float)
@@ -322,6 +324,7 @@ def test_check_cgls_accepts_correct_solutions(case, capsys):
     (lambda *a, **k: cgls_student(*a, **k, mistake="alpha"), "alpha leaves out the regularisation"),
     (lambda *a, **k: cgls_student(*a, **k, mistake="s"), "leaves out"),
     (lambda *a, **k: cgls_student(*a, **k, mistake="recompute"), "one of each per iteration"),
+    (lambda *a, **k: cgls_student(*a, **k, mistake="sum"), "not rtol \\|\\|X\\^T y\\|\\| \\+ atol"),
     (cgls_via_normal_equations, "least-squares residual r_1"),
 ])
 def test_check_cgls_names_the_mistake(wrong, message):
@@ -471,6 +474,7 @@ def test_check_regularization_path_covers_defaults_inputs_and_shortcuts():
     (check_ridge_matvec, lambda X, v, lam: X.T @ (X @ v)),
     (check_ridge_cg, lambda *a, **k: ridge_student(*a, **k, mistake="no-lam")),
     (check_ridge_cg, lambda *a, **k: ridge_student(*a, **k, mistake="recompute")),
+    (check_ridge_cg, lambda *a, **k: ridge_student(*a, **k, mistake="sum")),
     (check_cgls, cgls_via_normal_equations),
     (check_cgls, lambda *a, **k: cgls_student(*a, **k, mistake="alpha")),
     (check_regularization_path, lambda *a, **k: path_student(*a, **k, mistake="cold")),

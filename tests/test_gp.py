@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -403,3 +404,82 @@ def test_preconditioning_cuts_cg_iterations_on_a_kernel_matrix():
     iterations = [cg(A, b, rtol=1e-8, M=pivoted_cholesky_preconditioner(K, 1e-3, r)).iterations
                   for r in (0, 30, 60)]
     assert iterations[0] > 2 * iterations[1] > 2 * iterations[2]
+
+
+# --------------------------------------------------------------------------
+# the facts lesson 09's demonstrations rest on
+
+
+def _log_on_bernstein_ellipse(lam_min, lam_max, rho):
+    """max |log| on the Bernstein ellipse E_rho of [lam_min, lam_max]."""
+    phi = np.linspace(0.0, 2 * np.pi, 4001)
+    x = (rho * np.exp(1j * phi) + np.exp(-1j * phi) / rho) / 2
+    return np.abs(np.log((lam_max + lam_min) / 2 + (lam_max - lam_min) / 2 * x)).max()
+
+
+def test_lanczos_quadrature_error_is_within_the_bernstein_ellipse_bound():
+    # |q^T log(A) q - e_1^T log(T_k) e_1| <= c(rho) rho^(-2k), c(rho) = 4 rho M_rho / (rho - 1),
+    # for every 1 < rho < rho_0 = (sqrt(kappa) + 1) / (sqrt(kappa) - 1), where E_rho_0 meets 0.
+    A = kernel_system(150, d=1, noise=0.5, seed=2)
+    lam, V = np.linalg.eigh(A)
+    kappa = lam[-1] / lam[0]
+    rho_0 = (np.sqrt(kappa) + 1) / (np.sqrt(kappa) - 1)
+    left_end = (lam[-1] + lam[0]) / 2 - (lam[-1] - lam[0]) / 2 * (rho_0 + 1 / rho_0) / 2
+    assert abs(left_end) < 1e-12 * lam[-1]                 # log's singularity is on E_rho_0
+    rhos = 1 + (rho_0 - 1) * np.linspace(0.02, 0.995, 100)
+    c = np.array([4 * r * _log_on_bernstein_ellipse(lam[0], lam[-1], r) / (r - 1) for r in rhos])
+    logA = (V * np.log(lam)) @ V.T
+    for z in rademacher_probes(150, 3, seed=4):
+        q = z / np.linalg.norm(z)
+        _, alpha, beta = lanczos(A, q, 25)
+        for k in range(1, 26):
+            error = abs(lanczos_quadrature(alpha[:k], beta[:k]) - q @ logA @ q)
+            assert error <= np.min(c * rhos ** (-2.0 * k)), k
+
+
+def test_pcg_relative_anorm_error_stays_below_the_preconditioned_chebyshev_bound():
+    # ||x_k - x_*||_A / ||x_*||_A <= 2 ((sqrt(k_M) - 1) / (sqrt(k_M) + 1))^k, k_M = kappa(M^{-1} A),
+    # with M = L L^T + noise I and M= given v -> M^{-1} v (lesson 05's convention).
+    t = np.linspace(0.0, 30.0, 300)
+    K = rbf_kernel(t, lengthscale=1.0)
+    A = K + 0.04 * np.eye(300)
+    b = np.random.default_rng(1).standard_normal(300)
+    x_star = np.linalg.solve(A, b)
+    for r in (0, 15, 30):
+        iterates = [np.zeros(300)]
+        cg(A, b, rtol=1e-8, M=pivoted_cholesky_preconditioner(K, 0.04, r),
+           callback=lambda x: iterates.append(x.copy()))
+        L, _ = pivoted_cholesky(K, r)
+        mu = scipy.linalg.eigh(A, L @ L.T + 0.04 * np.eye(300), eigvals_only=True)
+        rate = (np.sqrt(mu[-1] / mu[0]) - 1) / (np.sqrt(mu[-1] / mu[0]) + 1)
+        E = np.array(iterates) - x_star
+        errors = np.sqrt(np.einsum("ij,jk,ik->i", E, A, E) / (x_star @ A @ x_star))
+        assert np.all(errors <= 2 * rate ** np.arange(errors.size) * (1 + 1e-10)), r
+
+
+def test_preconditioned_logdet_splits_exactly_and_its_probes_vary_less():
+    # log det A = log det M + tr log(M^{-1/2} A M^{-1/2}); with a good M the Rademacher variance
+    # 2 sum_{i != j} (log A_hat)_ij^2 is far below that of log A.
+    t = np.linspace(0.0, 30.0, 300)
+    K = rbf_kernel(t, lengthscale=1.0)
+    A = K + 0.04 * np.eye(300)
+
+    def offdiagonal_variance(B):
+        return 2 * (np.sum(B**2) - np.sum(np.diag(B) ** 2))
+
+    lam, V = np.linalg.eigh(A)
+    plain = offdiagonal_variance((V * np.log(lam)) @ V.T)
+    for r, factor in ((0, 1.0), (40, 0.05)):
+        M = pivoted_cholesky_preconditioner(K, 0.04, r)
+        L, _ = pivoted_cholesky(K, r)
+        U, s, _ = np.linalg.svd(L, full_matrices=False)
+        S = np.eye(300) / 0.2 + (U * (1 / np.sqrt(0.04 + s**2) - 1 / 0.2)) @ U.T   # M^{-1/2}
+        np.testing.assert_allclose(S @ S @ (L @ L.T + 0.04 * np.eye(300)), np.eye(300), atol=1e-9)
+        mu, W = np.linalg.eigh(S @ A @ S)
+        assert np.isclose(M.logdet + np.sum(np.log(mu)), np.sum(np.log(lam)), rtol=1e-10)
+        assert offdiagonal_variance((W * np.log(mu)) @ W.T) <= factor * plain * (1 + 1e-9), r
+    # SLQ on M^{-1/2} A M^{-1/2} (S of the last pass, rank 40) plus log det M estimates log det A
+    assert r == 40
+    A_hat = LinearOperator((300, 300), matvec=lambda v: S @ (A @ (S @ v)), dtype=float)
+    estimate = M.logdet + np.mean(slq_quadratic_forms(A_hat, 10, 20, seed=0))
+    assert abs(estimate - np.sum(np.log(lam))) < 3 * np.sqrt(0.05 * plain / 10)

@@ -23,8 +23,9 @@ from .. import cg as reference_cg
 from .. import precond
 from ..problems import jump_diffusion2d, poisson1d, poisson2d, random_spd
 from . import (
-    _AFTER_CALL, DIRECT, SOLVERS, CountingOperator, StudentCodeError, WrongAnswer,
-    call_student, exercise, expect, expect_close, forbidden, passed, replaced, time_limit,
+    _AFTER_CALL, DIRECT, SOLVERS, CountingOperator, NotAllowedError, StudentCodeError,
+    WrongAnswer, call_student, exercise, expect, expect_close, forbidden, passed, replaced,
+    time_limit,
 )
 from . import expect_tuple as _unpack
 from ._report import _is_library_file, format_frames, student_frames, where
@@ -50,6 +51,44 @@ FORBID = SOLVERS + DIRECT + PRECONDITIONERS + INVERSES
 FORBID_IC = FORBID + FACTORISATIONS
 #: The triangular solvers an SSOR application is made of (counted while it runs).
 TRIANGULAR = ("scipy.sparse.linalg.spsolve_triangular", "scipy.linalg.solve_triangular")
+
+#: What each exercise is made of: the advice of its refusal when the student
+#: calls a function the exercise does not allow. It replaces the generic advice
+#: of :func:`~krylov_ref.checks.forbidden`, which speaks of products A @ v only
+#: and would seem to forbid the triangular solves that SSOR is made of.
+ADVICE = {
+    "pcg": "write PCG yourself, from products A @ p, applications M @ r and vector "
+           "operations.",
+    "jacobi_preconditioner": "build M yourself from the diagonal of A (A.diagonal()), "
+                             "as a sparse diagonal matrix or a LinearOperator.",
+    "ssor_preconditioner": "apply M yourself, by the two triangular solves of the "
+                           "exercise (spsolve_triangular or solve_triangular, which are "
+                           "allowed) and a scaling by D.",
+    "ichol0": "compute L yourself, by the IC(0) formulas, with loops and vector operations.",
+}
+_GENERIC_ADVICE = "write the method yourself, using only products A @ v and vector operations."
+
+
+def _advised(exc, name):
+    """The refusal ``exc`` (a :class:`NotAllowedError`) with the advice of
+    exercise ``name`` in place of the generic one; other reports unchanged."""
+    if not isinstance(exc, NotAllowedError) or _GENERIC_ADVICE not in str(exc):
+        return exc
+    report = NotAllowedError(str(exc).replace(_GENERIC_ADVICE, ADVICE[name]))
+    report.detail_lines = getattr(exc, "detail_lines", ())
+    return report
+
+
+def _call(func, *args, name, forbid=FORBID_IC, **kwargs):
+    """:func:`~krylov_ref.checks.call_student` for exercise ``name``: a refusal
+    gives that exercise's advice."""
+    try:
+        return call_student(func, *args, forbid=forbid, **kwargs)
+    except NotAllowedError as exc:
+        report = _advised(exc, name)
+        if report is exc:
+            raise
+        raise report from exc
 
 
 def _dense(M):
@@ -120,7 +159,8 @@ def _apply(M, v, owner, name, calls=None):
             out = M @ v
     except WrongAnswer as exc:  # not allowed, or out of time
         frames = student_frames(exc.__traceback__)
-        report = type(exc)(f"{exc} (in {where(frames)})" if frames else str(exc))
+        message = str(_advised(exc, name))
+        report = type(exc)(f"{message} (in {where(frames)})" if frames else message)
         report.detail_lines = tuple(format_frames(frames, limit=1))
         raise report from exc
     except Exception as exc:
@@ -157,11 +197,12 @@ def _apply(M, v, owner, name, calls=None):
     return arr
 
 
-def _value_error_message(func, *args, what, **kwargs):
-    """The message of the ValueError the student's function raises here, None
-    if it raises nothing; a report if it raises something else."""
+def _value_error_message(func, *args, what, name, **kwargs):
+    """The message of the ValueError the student's function (for exercise
+    ``name``) raises here, None if it raises nothing; a report if it raises
+    something else."""
     try:
-        call_student(func, *args, forbid=FORBID_IC, **kwargs)
+        _call(func, *args, name=name, **kwargs)
     except StudentCodeError as exc:
         cause = exc.__cause__
         if isinstance(cause, ValueError):
@@ -171,8 +212,8 @@ def _value_error_message(func, *args, what, **kwargs):
     return None
 
 
-def _raises_value_error(func, *args, what, **kwargs):
-    return _value_error_message(func, *args, what=what, **kwargs) is not None
+def _raises_value_error(func, *args, what, name, **kwargs):
+    return _value_error_message(func, *args, what=what, name=name, **kwargs) is not None
 
 
 # --------------------------------------------------------------------------
@@ -234,7 +275,7 @@ def _run_pcg(pcg, A, b, *, M=None, x0=None, **kwargs):
     if m_op is not None:
         extra["M"] = m_op
     try:
-        out = call_student(pcg, *args, **extra)
+        out = _call(pcg, *args, name="pcg", forbid=SOLVERS + DIRECT, **extra)
     except StudentCodeError as exc:
         cause = exc.__cause__
         if isinstance(cause, TypeError) and "not callable" in str(cause):
@@ -342,6 +383,25 @@ def _pcg_case(pcg, A, b, Minv, rtol, maxiter, label):
     return x, norms, ref
 
 
+def _both_tolerances(history, gap):
+    """A tolerance T to give as rtol ||b|| = atol = T: stopping on
+    ||r_k|| <= max(rtol ||b||, atol) = T takes at least ``gap`` more iterations
+    than stopping on their sum 2 T would, and no ||r_k|| is within 3% of T or
+    of 2 T. Returns (T, iterations), or None."""
+    h = np.asarray(history, dtype=float)
+    start = int(np.argmax(h <= 1e-3 * h[0])) or 1      # a tolerance of the usual size first
+    for j in [*range(start, h.size), *range(1, start)]:
+        T = 0.9 * h[j]
+        below_max, below_sum = np.flatnonzero(h <= T), np.flatnonzero(h <= 2 * T)
+        if below_max.size == 0:
+            continue
+        k = int(below_max[0])
+        near = (np.abs(h[:k + 1] / T - 1) < 0.03) | (np.abs(h[:k + 1] / (2 * T) - 1) < 0.03)
+        if k - int(below_sum[0]) >= gap and not near.any():
+            return T, k
+    return None
+
+
 @exercise(1, "pcg", reference=_reference_pcg)
 def check_pcg(pcg, m=10, contrast=1e4, seed=0):
     """Check ``pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None)
@@ -394,6 +454,20 @@ def check_pcg(pcg, m=10, contrast=1e4, seed=0):
            f"with rtol=0 and atol = {atol:.3g}, stop as soon as ||r|| <= atol: PCG takes "
            f"{ref_a.iterations} iterations, yours {norms_a.size - 1}. The test is "
            "||r_k|| <= max(rtol * ||b||, atol).")
+
+    # rtol and atol both given: the test is ||r|| <= max(rtol ||b||, atol), the
+    # larger of the two (here equal), not their sum.
+    history = reference_cg(A, b, rtol=1e-12, maxiter=maxiter, M=jacobi).residual_norms
+    both = _both_tolerances(history, gap=2)
+    if both is None:
+        raise ValueError("no tolerance separates max(rtol ||b||, atol) from the sum here")
+    T, k_both = both
+    _, norms_b, _, _ = _run_pcg(pcg, A, b, M=jacobi, rtol=T / np.linalg.norm(b), atol=T,
+                                maxiter=maxiter)
+    expect(abs(norms_b.size - 1 - k_both) <= 1,
+           f"with rtol = {T / np.linalg.norm(b):.3g} and atol = {T:.3g} both given (rtol ||b|| = "
+           f"atol), PCG takes {k_both} iterations, yours {norms_b.size - 1}. The test is "
+           "||r_k|| <= max(rtol * ||b||, atol), the larger of the two, not their sum.")
 
     # M=None (the default): plain CG (on Poisson: without M the jumps would make
     # the count depend on rounding, CG needing more than n steps).
@@ -452,7 +526,7 @@ def _build(func, A, name, **kwargs):
     """Call the student's builder on a copy of A; check A is left unchanged and
     that the result is an operator, not an explicit dense matrix."""
     A_arg = A.copy()
-    M = call_student(func, A_arg, forbid=FORBID_IC, **kwargs)
+    M = _call(func, A_arg, name=name, **kwargs)
     same = (A_arg != A).nnz == 0 if sp.issparse(A) else np.array_equal(A_arg, A)
     expect(same, f"{name} changed the matrix A it was given: work on a copy.")
     expect(M is not None, f"{name} returned None: does it end with `return M`?")
@@ -481,8 +555,9 @@ def check_jacobi_preconditioner(jacobi_preconditioner, m=8, contrast=1e4, seed=0
         z = _apply(M, v.copy(), jacobi_preconditioner, name)
         want = v / d
         if np.allclose(z, v * d, rtol=1e-10):
-            raise WrongAnswer("M @ r multiplies r by the diagonal of A: M stands for M^{-1}, an "
-                              "approximation of A^{-1}, so M @ r = r / diag(A).")
+            raise WrongAnswer("M @ r multiplies r by the diagonal of A: the preconditioner is "
+                              "D = diag(A), close to A, and the operator you return applies "
+                              "its inverse, so M @ r = r / diag(A).")
         if np.allclose(z, v / np.sqrt(d), rtol=1e-10):
             raise WrongAnswer("M @ r divides by sqrt(diag(A)): that is half of the symmetric "
                               "split D^{-1/2} A D^{-1/2}. The preconditioner applies D^{-1}: "
@@ -500,7 +575,7 @@ def check_jacobi_preconditioner(jacobi_preconditioner, m=8, contrast=1e4, seed=0
     Z = A.toarray()
     z = n // 2 + 1
     Z[z, z] = 0.0
-    message = _value_error_message(jacobi_preconditioner, sp.csr_array(Z),
+    message = _value_error_message(jacobi_preconditioner, sp.csr_array(Z), name=name,
                                    what=f"a zero diagonal entry A[{z}, {z}]")
     expect(message is not None,
            f"with a zero on the diagonal (A[{z}, {z}] = 0), jacobi_preconditioner should raise "
@@ -615,7 +690,7 @@ def check_ssor_preconditioner(ssor_preconditioner, m=6, omega=1.5, seed=0):
     _check_ssor_on(ssor_preconditioner, A, 1.0, rng, "omega not given", pass_omega=False)
     for bad in (0.0, 2.0, -0.5):
         expect(_raises_value_error(ssor_preconditioner, A.copy(), omega=bad,
-                                   what=f"omega = {bad:g}"),
+                                   what=f"omega = {bad:g}", name="ssor_preconditioner"),
                f"omega = {bad:g} is outside (0, 2), where SSOR is not positive definite: "
                "ssor_preconditioner should raise ValueError.")
     passed(f"ssor_preconditioner: M @ r right for omega = {omega:g} and the default 1 on "
@@ -631,8 +706,16 @@ def _reference_ichol0(A):
     return precond.ichol0(A).L
 
 
+#: Kershaw's matrix (J. Comput. Phys. 26, 1978; MATLAB's gallery("kershaw")):
+#: SPD, eigenvalues 3 -+ 2 sqrt(2), yet IC(0)'s last pivot is -5.
 KERSHAW = np.array([[3.0, -2.0, 0.0, 2.0], [-2.0, 3.0, -2.0, 0.0],
                     [0.0, -2.0, 3.0, -2.0], [2.0, 0.0, -2.0, 3.0]])
+#: SPD (eigenvalues about 3.6, 5.0, 33.7 and 50.7), with Kershaw's pattern, yet
+#: IC(0)'s last pivot is exactly 0: its factor on the pattern is
+#: L = [[4], [3, 4], [0, 4, 4], [2, 0, -4, 0]], integers throughout, so the zero
+#: is exact in floating point (20 - 2^2 - 4^2).
+ZERO_PIVOT = np.array([[16.0, 12.0, 0.0, 8.0], [12.0, 25.0, 16.0, 0.0],
+                       [0.0, 16.0, 32.0, -16.0], [8.0, 0.0, -16.0, 20.0]])
 
 
 def _sparse_spd(n, seed):
@@ -647,7 +730,7 @@ def _sparse_spd(n, seed):
 def _run_ichol0(ichol0, A):
     n = A.shape[0]
     A_arg = A.copy()
-    L = call_student(ichol0, A_arg, forbid=FORBID_IC)
+    L = _call(ichol0, A_arg, name="ichol0")
     same = (A_arg != A).nnz == 0 if sp.issparse(A) else np.array_equal(A_arg, A)
     expect(same, "ichol0 changed the matrix A it was given: factor a copy.")
     expect(L is not None, "ichol0 returned None: does it end with `return L`?")
@@ -718,7 +801,8 @@ def check_ichol0(ichol0, m=6, seed=0):
     ``(L L^T)_ij = A_ij`` there) entry by entry against
     :func:`krylov_ref.precond.ichol0`, on ``poisson2d(m)``, a random sparse
     pattern and ``jump_diffusion2d``; a tridiagonal and a 1 x 1 matrix (IC(0)
-    is then exact Cholesky); and a breakdown (ValueError)."""
+    is then exact Cholesky); and two SPD matrices on which IC(0) breaks down,
+    one with a zero pivot and one with a negative pivot (ValueError)."""
     # Without explicitly stored zeros (poisson2d stores some for m <= 5), so
     # that "A_ij != 0" and "(i, j) is stored" are the same pattern.
     poisson = sp.csr_array(poisson2d(m).A)
@@ -740,15 +824,17 @@ def check_ichol0(ichol0, m=6, seed=0):
                  hint="a tridiagonal matrix has no fill: IC(0) is its Cholesky factor.")
     L1 = _run_ichol0(ichol0, sp.csr_array(np.array([[9.0]])))
     expect_close(L1, [[3.0]], "L for A = [[9]]", rtol=1e-12)
-    # A zero pivot is a breakdown too (here at once: [[1, 1], [1, 1]] is singular).
-    expect(_raises_value_error(ichol0, sp.csr_array(np.ones((2, 2))),
-                               what="IC(0) of [[1, 1], [1, 1]]"),
-           "for A = [[1, 1], [1, 1]] the second pivot is 1 - 1 = 0: ichol0 should raise "
-           "ValueError for a pivot that is not positive (zero included), not return L_jj = 0.")
+    # IC(0) can break down on an SPD matrix: here the last pivot is exactly 0.
+    expect(_raises_value_error(ichol0, sp.csr_array(ZERO_PIVOT), name="ichol0",
+                               what="IC(0) of an SPD matrix with a zero pivot"),
+           f"for the SPD matrix A = {ZERO_PIVOT.astype(int).tolist()} IC(0)'s last pivot is "
+           "20 - 2^2 - 4^2 = 0: ichol0 should raise ValueError for a pivot that is not "
+           "positive (zero included), not return L_jj = 0.")
     # Kershaw's matrix is SPD, yet IC(0) meets a negative pivot.
-    expect(_raises_value_error(ichol0, sp.csr_array(KERSHAW), what="IC(0) of Kershaw's matrix"),
+    expect(_raises_value_error(ichol0, sp.csr_array(KERSHAW), name="ichol0",
+                               what="IC(0) of Kershaw's matrix"),
            "Kershaw's matrix (in the lesson) makes IC(0) meet a negative pivot in its last "
            "column: ichol0 should raise ValueError, not return NaN (sqrt of a negative number).")
     passed(f"ichol0: L equals IC(0) entry by entry on poisson2d({m}), a random sparse pattern "
            "and a jump-coefficient matrix, with no fill-in; exact on a tridiagonal and a 1 x 1 "
-           "matrix; breakdown raises ValueError.")
+           "matrix; a zero and a negative pivot (SPD matrices both) raise ValueError.")

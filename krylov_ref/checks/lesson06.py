@@ -30,8 +30,8 @@ from ..givens import givens_update as reference_givens_update
 from ..krylov import arnoldi as reference_arnoldi
 from ..problems import convection_diffusion2d
 from . import (
-    DIRECT, SOLVERS, CountingOperator, StudentCodeError, WrongAnswer, call_student, exercise,
-    expect, expect_close, passed,
+    DIRECT, SOLVERS, CountingOperator, NotAllowedError, StudentCodeError, WrongAnswer,
+    call_student, exercise, expect, expect_close, passed,
 )
 from . import expect_tuple as _unpack
 
@@ -48,6 +48,33 @@ GMRES_EXTRA = ("krylov_ref.arnoldi", "krylov_ref.krylov.arnoldi", "scipy.optimiz
                "scipy.linalg.solve_banded", "scipy.linalg.svd", "numpy.linalg.svd")
 FORBID_GIVENS = SOLVERS + DIRECT + GIVENS
 FORBID_GMRES = FORBID_GIVENS + GMRES_EXTRA
+
+#: What each exercise is made of: the advice of its refusal when the student
+#: calls a function the exercise does not allow. It replaces the generic advice
+#: of :func:`~krylov_ref.checks.forbidden`, which speaks of products A @ v (of
+#: no use for a rotation) and would seem to forbid GMRES's back substitution.
+ADVICE = {
+    "givens_rotation": "compute c and s yourself, from a, b and np.hypot.",
+    "givens_update": "apply the rotations yourself (your givens_rotation and vector "
+                     "operations).",
+    "gmres": "write GMRES yourself, from products A @ v, your Givens rotations, vector "
+             "operations and a back substitution (scipy.linalg.solve_triangular is allowed).",
+}
+_GENERIC_ADVICE = "write the method yourself, using only products A @ v and vector operations."
+
+
+def _call(func, *args, name, forbid, **kwargs):
+    """:func:`~krylov_ref.checks.call_student` for exercise ``name``: a refusal
+    gives that exercise's advice."""
+    try:
+        return call_student(func, *args, forbid=forbid, **kwargs)
+    except NotAllowedError as exc:
+        if _GENERIC_ADVICE not in str(exc):
+            raise
+        report = NotAllowedError(str(exc).replace(_GENERIC_ADVICE, ADVICE[name]))
+        report.detail_lines = getattr(exc, "detail_lines", ())
+        raise report from exc
+
 
 # Histories: every correct variant agrees with the reference to ~1e-9 relative
 # (1e-7 where the residual is near rounding); a wrong one is off by O(1e-2).
@@ -142,7 +169,8 @@ def _diagnose_rotation(a, b, c, s):
 
 
 def _student_rotation(givens_rotation, a, b, case):
-    out = _in_case(case, lambda: call_student(givens_rotation, a, b, forbid=FORBID_GIVENS))
+    out = _in_case(case, lambda: _call(givens_rotation, a, b, name="givens_rotation",
+                                       forbid=FORBID_GIVENS))
     c, s = _unpack(out, "givens_rotation", ("c", "s"))
     return _scalar(c, f"c {case}"), _scalar(s, f"s {case}")
 
@@ -298,8 +326,8 @@ def _student_update(givens_update, h, cs, sn, g, case, as_lists=False):
     cs_in = list(map(float, cs)) if as_lists else np.array(cs, dtype=float)
     sn_in = list(map(float, sn)) if as_lists else np.array(sn, dtype=float)
     kept = (h_in.copy(), list(cs_in), list(sn_in), g_in.copy())
-    out = _in_case(case, lambda: call_student(givens_update, h_in, cs_in, sn_in, g_in,
-                                              forbid=FORBID_GIVENS))
+    out = _in_case(case, lambda: _call(givens_update, h_in, cs_in, sn_in, g_in,
+                                       name="givens_update", forbid=FORBID_GIVENS))
     for given, original, name in zip((h_in, cs_in, sn_in, g_in), kept, ("h", "cs", "sn", "g")):
         _expect_unchanged(given, original, name)
     return out
@@ -365,7 +393,8 @@ def _run_gmres(gmres, A, b, x0=None, case="", catch_division=False, **kwargs):
     args = (op, b_in) if x0 is None else (op, b_in, x0_in)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = _in_case(case, lambda: call_student(gmres, *args, forbid=FORBID_GMRES, **kwargs))
+        out = _in_case(case, lambda: _call(gmres, *args, name="gmres", forbid=FORBID_GMRES,
+                                           **kwargs))
     divisions = [w for w in caught if issubclass(w.category, RuntimeWarning)
                  and ("divide" in str(w.message) or "invalid value" in str(w.message))]
     for w in caught:
@@ -527,6 +556,33 @@ def _exact_breakdown(n, seed, pivot=49.0):
     return A, b
 
 
+#: The leak of :func:`_near_invariant`: 2^-40 = 9.1e-13, below the contract's
+#: breakdown threshold 1e-12 ||h|| (||h|| = 1 here) and far above rounding.
+LEAK = 2.0 ** -40
+
+
+def _near_invariant(d, leak=LEAK):
+    """b = e_0 lies within ``leak`` of an invariant subspace of dimension d.
+
+    n = d + 1; A e_i = e_{i+1} for i < d - 1 (a cyclic shift on the first d
+    coordinates), A e_{d-1} = e_0 + leak e_d, A e_d = e_0 + 2 e_d; cond(A) is
+    about 2.6. Every entry is 0, 1, 2 or a power of 2, so Arnoldi is exact.
+    GMRES stagnates at ||r|| = 1 for d - 1 steps; step d - 1 (from 0) has
+    h_{d,d-1} = leak <= 1e-12 ||h||, a happy breakdown by the contract's test,
+    while the residual ``leak`` is above rtol = 1e-14. Ending the cycle there
+    and restarting from r = -leak e_d (as the contract says) takes d + 1 more
+    steps, 2 d + 1 in all; going on past the breakdown ends at step d + 1.
+    """
+    n = d + 1
+    A = np.zeros((n, n))
+    A[np.arange(1, d), np.arange(d - 1)] = 1.0
+    A[0, d - 1], A[d, d - 1] = 1.0, leak
+    A[0, d], A[d, d] = 1.0, 2.0
+    b = np.zeros(n)
+    b[0] = 1.0
+    return A, b
+
+
 @exercise(3, "gmres", reference=_reference_gmres)
 def check_gmres(gmres, m=8, peclet=50.0, restart=10, seed=0):
     """Check ``gmres(A, b, x0=None, *, rtol, atol, restart, maxiter) -> (x,
@@ -555,6 +611,29 @@ def check_gmres(gmres, m=8, peclet=50.0, restart=10, seed=0):
     # atol: a loose absolute tolerance stops early.
     _compare(gmres, A, b, case="with rtol = 0 and atol = 0.01 ||b||", rtol=0.0,
              atol=0.01 * np.linalg.norm(b), restart=restart)
+
+    # rtol and atol both given: the test is ||r|| <= max(rtol ||b||, atol), the
+    # larger of the two (here equal), not their sum. T is taken just below an
+    # entry of the history, where the two tests stop at different steps.
+    norm_b = np.linalg.norm(b)
+    history = reference_gmres(A, b, rtol=1e-10, restart=restart).residual_norms
+    start = int(np.argmax(history <= 1e-3 * history[0])) or 1   # a usual tolerance first
+    for j in [*range(start, history.size), *range(1, start)]:
+        T = 0.9 * history[j]
+        near = (np.abs(history / T - 1) < 0.03) | (np.abs(history / (2 * T) - 1) < 0.03)
+        at_max = reference_gmres(A, b, rtol=T / norm_b, atol=T, restart=restart)
+        at_sum = reference_gmres(A, b, rtol=0.0, atol=2 * T, restart=restart)
+        if at_max.iterations != at_sum.iterations and not near[:at_max.iterations + 1].any():
+            break
+    else:
+        raise ValueError("no tolerance separates max(rtol ||b||, atol) from the sum here")
+    case = f"with rtol = {T / norm_b:.3g} and atol = {T:.3g} both given (rtol ||b|| = atol)"
+    _, norms_b, _ = _run_gmres(gmres, A, b, case=case, rtol=T / norm_b, atol=T, restart=restart)
+    expect(norms_b.size - 1 != at_sum.iterations,
+           f"{case}: your gmres stopped after {norms_b.size - 1} inner iterations, GMRES "
+           f"takes {at_max.iterations}. The test is ||r|| <= max(rtol * ||b||, atol), the "
+           "larger of the two, not their sum.")
+    _compare(gmres, A, b, case=case, rtol=T / norm_b, atol=T, restart=restart)
 
     # Scale: GMRES on (c A) x = b has the same residuals; the breakdown test is
     # relative to ||A q_k||, not absolute.
@@ -587,6 +666,25 @@ def check_gmres(gmres, m=8, peclet=50.0, restart=10, seed=0):
     Ae, be = _exact_breakdown(6 + seed % 3, seed)
     x, norms, _ = _compare(gmres, Ae, be, catch_division=True, rtol=1e-8,
                            case="on A with A b = 49 b (h_10 = 0: a happy breakdown at step 0)")
+    # A happy breakdown that the tolerance test does not catch: h_{d,d-1} = 2^-40
+    # <= 1e-12 ||h||, while the estimate 2^-40 ||b|| is above rtol ||b||. (An exact
+    # breakdown, h = 0, gives s = 0 and the estimate 0, which passes any tolerance:
+    # only a test of h itself ends the cycle here.)
+    d = 4 + seed % 3
+    An, bn = _near_invariant(d)
+    case = (f"on A with b within 2^-40 of an invariant subspace of dimension {d} "
+            f"(rtol = 1e-14)")
+    ref_n = reference_gmres(An, bn, rtol=1e-14, restart=20)
+    _, norms, _ = _run_gmres(gmres, An, bn, case=case, rtol=1e-14, restart=20)
+    if norms.size < ref_n.residual_norms.size:
+        raise WrongAnswer(
+            f"{case}: at step {d - 1} (counted from 0) h_{{{d},{d - 1}}} = {LEAK:.2g} <= "
+            "1e-12 ||h||, a happy breakdown, but your gmres went on in the same cycle "
+            f"({norms.size - 1} inner iterations; ending the cycle there and restarting "
+            f"takes {ref_n.iterations}). Test h_{{k+1,k}} <= 1e-12 ||h|| after each Arnoldi "
+            "step, as well as the residual: on a breakdown leave the cycle without "
+            "dividing by h_{k+1,k}, form x, and restart from its true residual.")
+    _compare(gmres, An, bn, case=case, rtol=1e-14, restart=20)
     # r_0 = 0 exactly: x0 the solution (rtol = atol = 0, so the test is ||r|| <= 0).
     Ai, bi, xi = _integer_system(7, seed)
     for b_case, x0_case, label in ((bi, xi, "x0 equal to the solution (and rtol = atol = 0)"),

@@ -34,7 +34,9 @@ NEWTON = ("krylov_ref.hvp_fd", "krylov_ref.newton.hvp_fd",
           "scipy.optimize.approx_fprime", "scipy.optimize.check_grad")
 FORBID = SOLVERS + DIRECT + NEWTON
 
-_U = np.finfo(float).eps
+#: Machine epsilon 2^-52 (np.finfo(float).eps), which the default step of
+#: ``hvp_fd`` uses; the unit roundoff is half of it, 2^-53.
+_EPS_MACH = np.finfo(float).eps
 
 
 def _designed(condition, what):
@@ -221,7 +223,7 @@ class _RecordingGradient:
 
 
 def _default_eps(x, v):
-    return _U ** (1 / 3) * (1.0 + np.linalg.norm(x)) / np.linalg.norm(v)
+    return _EPS_MACH ** (1 / 3) * (1.0 + np.linalg.norm(x)) / np.linalg.norm(v)
 
 
 def _run_fd(hvp_fd, grad, x, v, **kwargs):
@@ -244,7 +246,7 @@ def _check_points(points, x, v, eps, default):
     steps = sorted((p - x for p in points), key=lambda s: s @ v)
     lo, hi = steps
     # x + eps v - x is exact only up to the rounding of x + eps v
-    slack = 1e-9 * np.linalg.norm(hi) + 10 * _U * (1 + np.linalg.norm(x))
+    slack = 1e-9 * np.linalg.norm(hi) + 10 * _EPS_MACH * (1 + np.linalg.norm(x))
     expect(np.linalg.norm(hi + lo) <= slack and hi @ v > 0,
            "the two gradients should be taken at x + eps v and x - eps v, symmetric about x.")
     par = (hi @ v) / (v @ v)
@@ -252,18 +254,18 @@ def _check_points(points, x, v, eps, default):
            "the perturbation should be along v: grad(x + eps v), not along another direction.")
     if default:
         want = eps
-        if np.isclose(par, _U ** (1 / 3), rtol=1e-6, atol=0) and not np.isclose(par, want, rtol=1e-6, atol=0):
+        if np.isclose(par, _EPS_MACH ** (1 / 3), rtol=1e-6, atol=0) and not np.isclose(par, want, rtol=1e-6, atol=0):
             raise WrongAnswer(
-                "the default step is u^(1/3) whatever v and x: scale it so that the "
-                "perturbation eps v has length u^(1/3) (1 + ||x||), i.e. eps = u^(1/3) "
-                "(1 + ||x||) / ||v||.")
-        if np.isclose(par, np.sqrt(_U) * (1 + np.linalg.norm(x)) / np.linalg.norm(v), rtol=1e-6, atol=0):
-            raise WrongAnswer("the default step uses sqrt(u), the right step for one-sided "
-                              "differences; central differences balance at u^(1/3): eps = "
-                              "u^(1/3) (1 + ||x||) / ||v||.")
+                "the default step is eps_mach^(1/3) whatever v and x: scale it so that the "
+                "perturbation eps v has length eps_mach^(1/3) (1 + ||x||), i.e. eps = "
+                "eps_mach^(1/3) (1 + ||x||) / ||v||.")
+        if np.isclose(par, np.sqrt(_EPS_MACH) * (1 + np.linalg.norm(x)) / np.linalg.norm(v), rtol=1e-6, atol=0):
+            raise WrongAnswer("the default step uses sqrt(eps_mach), the right step for one-sided "
+                              "differences; central differences balance at the cube root: eps = "
+                              "eps_mach^(1/3) (1 + ||x||) / ||v||.")
         expect(np.isclose(par, want, rtol=1e-6, atol=0),
                f"the default step is eps = {par:.3g}, expected {want:.3g} for this x and v: "
-               "eps = u^(1/3) (1 + ||x||) / ||v|| with u = np.finfo(float).eps.")
+               "eps = eps_mach^(1/3) (1 + ||x||) / ||v|| with eps_mach = np.finfo(float).eps.")
     else:
         expect(np.isclose(par, eps, rtol=1e-9, atol=0),
                f"with eps={eps:g} given, the gradients should be taken at x +- eps v; your step "
@@ -284,7 +286,7 @@ def _rosen_hv(x, v):
 def check_hvp_fd(hvp_fd, n=6, seed=1, v_scale=1.0):
     """Check ``hvp_fd(grad, x, v, eps=None) -> H v`` by central differences
     of the gradient, two gradient evaluations, default step
-    ``u^(1/3) (1 + ||x||) / ||v||``."""
+    ``eps_mach^(1/3) (1 + ||x||) / ||v||``, ``eps_mach = np.finfo(float).eps``."""
     x, v = _rosen_like(n, seed)
     v = v_scale * v
     exact = _rosen_hv(x, v)
@@ -297,7 +299,7 @@ def check_hvp_fd(hvp_fd, n=6, seed=1, v_scale=1.0):
     if np.isclose(ratio, -1.0, rtol=1e-4):
         raise WrongAnswer("H v has the wrong sign: (grad(x + eps v) - grad(x - eps v)) / (2 eps).")
     err = np.linalg.norm(got - exact) / np.linalg.norm(exact)
-    expect(err <= 1e-8, f"relative error {err:.2g} against the exact H v (expected about 1e-10 "
+    expect(err <= 1e-8, f"relative error {err:.2g} against the exact H v (expected below 1e-10 "
            "with the default step): (grad(x + eps v) - grad(x - eps v)) / (2 eps).")
     # a step given by the caller is used as it is
     eps = 1e-3 / np.linalg.norm(v)
@@ -306,7 +308,7 @@ def check_hvp_fd(hvp_fd, n=6, seed=1, v_scale=1.0):
     want2 = (rosen_der(x + eps * v) - rosen_der(x - eps * v)) / (2 * eps)
     expect_close(got2, want2, f"H v with eps={eps:.3g}", rtol=1e-9, atol=1e-12 * np.abs(want2).max(),
                  hint="use the step the caller gives.")
-    # at x = 0 the perturbation has length u^(1/3) (the 1 in 1 + ||x||)
+    # at x = 0 the perturbation has length eps_mach^(1/3) (the 1 in 1 + ||x||)
     got3, points3 = _run_fd(hvp_fd, rosen_der, np.zeros(n), v)
     _check_points(points3, np.zeros(n), v, _default_eps(np.zeros(n), v), default=True)
     expect_close(got3, _rosen_hv(np.zeros(n), v), "H v at x = 0", rtol=1e-8,
@@ -316,7 +318,7 @@ def check_hvp_fd(hvp_fd, n=6, seed=1, v_scale=1.0):
     expect(np.all(got4 == 0), "H v should be exactly zero for v = 0.")
     expect(len(points4) == 0, f"for v = 0 the answer is 0 without any gradient; grad was called "
            f"{len(points4)} times (and the default step divides by ||v|| = 0).")
-    passed(f"hvp_fd: central differences with 2 gradients, default step u^(1/3)(1+||x||)/||v||, "
+    passed(f"hvp_fd: central differences with 2 gradients, default step eps_mach^(1/3)(1+||x||)/||v||, "
            f"relative error {err:.1e} on Rosenbrock (n = {n}); eps, x = 0 and v = 0 right.")
 
 
@@ -378,11 +380,20 @@ def _compare_tcg(got, ref, what, H=None, g=None):
                if more else
                "do not stop before ||r|| <= max(rtol ||g||, atol) (or maxiter, or negative "
                "curvature); residual_norms gets one entry per completed step."))
-    if H is not None:
+    if H is not None and not (negative and norms.size == 1):
+        # the d returned is the last iterate, whose residual is the last entry (on negative
+        # curvature at the first step d = -g instead, which the caller checks)
         res = np.linalg.norm(H @ d + g)
-        expect(np.isclose(res, norms[-1], rtol=1e-3, atol=1e-10 * norms[0]) or negative,
-               f"the last residual norm is {norms[-1]:.4g} but ||H d + g|| = {res:.4g} for the d "
-               f"returned ({what}): are d and r updated with the same alpha and p?")
+        if not np.isclose(res, norms[-1], rtol=1e-3, atol=1e-10 * norms[0]):
+            if negative:
+                raise WrongAnswer(
+                    f"on negative curvature after {norms.size - 1} steps ({what}) the d returned "
+                    f"has ||H d + g|| = {res:.4g}, but the last entry of residual_norms is "
+                    f"{norms[-1]:.4g}: return the last iterate d, the one that residual belongs "
+                    "to (not the direction p, nor d + alpha p).")
+            raise WrongAnswer(
+                f"the last residual norm is {norms[-1]:.4g} but ||H d + g|| = {res:.4g} for the d "
+                f"returned ({what}): are d and r updated with the same alpha and p?")
     if norms_ref.size <= 10 and norms.size == norms_ref.size:
         expect_close(d, d_ref, f"d ({what})", rtol=1e-6,
                      atol=1e-12 * max(1.0, np.abs(d_ref).max()),
@@ -392,6 +403,38 @@ def _compare_tcg(got, ref, what, H=None, g=None):
     expect(products <= products_ref,
            f"used {products} products with H for {norms.size - 1} steps ({what}); one per step "
            f"({products_ref} here) is enough: keep q = H p for both p^T H p and the update of r.")
+
+
+def _box_at_negative_curvature(H, g, rtol):
+    """The box's last iterate d and direction p when p^T H p <= 0 stops it."""
+    d, r = np.zeros_like(g), g.copy()
+    p, rr = -r, r @ r
+    for _ in range(g.size):
+        if np.sqrt(rr) <= rtol * np.linalg.norm(g):
+            break
+        q = H @ p
+        if p @ q <= 0:
+            return d, p
+        alpha = rr / (p @ q)
+        d, r = d + alpha * p, r + alpha * q
+        rr, rr_old = r @ r, rr
+        p = -r + rr / rr_old * p
+    return None, None
+
+
+def _parallel(a, b):
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    return na > 0 and nb > 0 and abs(a @ b) >= (1 - 1e-6) * na * nb
+
+
+def _two_tolerances(norms):
+    """An index j at which CG's residual first drops below 4/3 of tau = norms[j] / 1.5,
+    with every earlier residual above 1.4 norms[j]: with rtol ||g|| = atol = tau, the sum
+    rtol ||g|| + atol = 2 tau would stop CG at step j, the max(rtol ||g||, atol) = tau later."""
+    for j in range(1, len(norms)):
+        if norms[j] <= 0.5 * norms[0] and min(norms[:j]) > 1.4 * norms[j]:
+            return j
+    return None
 
 
 def _indefinite(n, seed, n_negative):
@@ -433,6 +476,21 @@ def check_truncated_cg(truncated_cg, n=40, cond=200.0, seed=3):
     _compare_tcg(_run_tcg(truncated_cg, H, g, rtol=1e-12, atol=atol),
                  _reference_truncated_cg(H, g, rtol=1e-12, atol=atol), "rtol=1e-12 and atol given",
                  H, g)
+    # rtol and atol both active: the test is the larger of the two, not their sum
+    full = _reference_truncated_cg(H, g, rtol=0.0)[1]
+    j = _two_tolerances(full)
+    _designed(j is not None, "a step where the sum and the max of two tolerances differ")
+    tau, g_norm = full[j] / 1.5, np.linalg.norm(g)
+    ref = _reference_truncated_cg(H, g, rtol=tau / g_norm, atol=tau)
+    ref_sum = _reference_truncated_cg(H, g, rtol=2 * tau / g_norm)
+    _designed(len(ref_sum[1]) < len(ref[1]), "the sum of the tolerances stops CG earlier")
+    got = _run_tcg(truncated_cg, H, g, rtol=tau / g_norm, atol=tau)
+    if got[1].size == len(ref_sum[1]) and not got[2]:
+        raise WrongAnswer(
+            f"with rtol ||g|| = atol = {tau:.3g} CG stopped after {got[1].size - 1} step(s), at "
+            f"||r|| = {got[1][-1]:.3g} > {tau:.3g}: the test is ||r|| <= max(rtol ||g||, atol), "
+            "the larger of the two tolerances, not their sum rtol ||g|| + atol.")
+    _compare_tcg(got, ref, f"rtol ||g|| = atol = {tau:.3g}", H, g)
     # maxiter counts products; its default is n
     got = _run_tcg(truncated_cg, H, g, rtol=0.0, maxiter=3)
     expect(got[1].size == 4 and got[3] <= 3,
@@ -469,6 +527,13 @@ def check_truncated_cg(truncated_cg, n=40, cond=200.0, seed=3):
     if got[2] and np.allclose(got[0], -g2):
         raise WrongAnswer("on negative curvature after some steps -g is returned: -g is only "
                           "for the first step; later, return the last CG iterate d.")
+    d_box, p_box = _box_at_negative_curvature(Hi, g2, rtol=1e-10)
+    _designed(p_box is not None, "the box meets negative curvature")
+    if got[2] and _parallel(got[0], p_box) and not _parallel(d_box, p_box):
+        raise WrongAnswer(
+            f"on negative curvature after {got[1].size - 1} steps the direction p is returned: "
+            "p is the search direction that revealed p^T H p <= 0, not an iterate; return the "
+            "last iterate d, built by the steps before.")
     _compare_tcg(got, ref, "negative curvature after some steps", Hi, g2)
     expect(g2 @ got[0] < 0, "d is not a descent direction (g^T d >= 0).")
     # zero curvature counts as negative
@@ -565,6 +630,10 @@ def _compare_newton(got, ref, what, history=None):
            f"grad was called {ng} times for {norms.size} points: one gradient per accepted "
            "point is enough (the line search needs only f; keep g for the next step).")
     if history is None:
+        expect(nf == ref.nfev,
+               f"fun was called {nf} times ({what}), expected {ref.nfev}: exactly once at x0 "
+               "and once per trial step f(x + t d) of the line search, no other call (the "
+               "value at the accepted step is the next f(x)).")
         expect(nh <= ref.nhev,
                f"hessp was called {nh} times, expected {ref.nhev}: one product per inner CG "
                "step, and the inner solve stops at max(eta_k ||g||, gtol / 2).")
@@ -669,8 +738,9 @@ def check_newton_cg(newton_cg, m=300, n=12, lam=1e-3, seed=4):
            f"with a gradient of the wrong sign no step length passes Armijo's test: newton_cg "
            f"should stop at x0 with grad_norms = [||g0||]; it returned {got[1].size} entries. "
            "After 60 halvings without success, stop (return the current x).")
-    expect(got[2] == 61, f"with no acceptable step fun was called {got[2]} times: once at x0 and "
-           "once for each of the 60 trial steps t = 1, 1/2, ..., 2^-59, no more, no fewer.")
+    expect(got[2] == 61, f"with no acceptable step fun was called {got[2]} times, expected 61: "
+           "exactly once at x0 and once per trial step of the line search, here the 60 trial "
+           "steps t = 1, 1/2, ..., 2^-59, no more, no fewer.")
     # negative curvature: from the double well's saddle region, -g at the first step
     f, g, hv = _double_well()
     z0 = np.array([0.1, 0.0])
@@ -690,8 +760,8 @@ def check_newton_cg(newton_cg, m=300, n=12, lam=1e-3, seed=4):
     # gtol = 0 at an exact minimiser (grad f = 0): the test is ||g|| <= gtol
     got = _run_newton(newton_cg, f, g, hv, np.array([1.0, 0.0]), gtol=0.0)
     expect(got[1].size == 1 and got[2] == 1, f"with gtol = 0 at a point where grad f = 0 "
-           f"exactly, ||g|| <= gtol holds: no step should be tried (fun once, at x0); got "
-           f"{got[1].size} entries and {got[2]} calls of fun.")
+           f"exactly, ||g|| <= gtol holds: no step should be tried, so fun is called exactly "
+           f"once, at x0; got {got[1].size} entries and {got[2]} calls of fun.")
     # maxiter: exactly that many steps
     got = _run_newton(newton_cg, rosen, rosen_der, rosen_hess_prod, np.array([-1.2, 1.0]),
                       maxiter=4)

@@ -447,6 +447,34 @@ def _stopping_diagnosis(method, X, y, param, rtol, budget, iters):
     return None
 
 
+def _expect_larger_tolerance(func, method, X, y, param, ref, budget):
+    """With rtol ||X^T y|| = atol = level, the test ||s_k|| <= max(...) stops at
+    the first norm <= level; a test on the sum (2 level) stops earlier. The
+    level is placed, from the reference history, so that one norm lies between
+    the two and every earlier norm above both."""
+    h = np.asarray(ref.residual_norms, dtype=float)
+    steps = range(2, min(h.size, 9))
+    if not steps:
+        return
+    drop = {k: h[:k].min() / h[k] for k in steps}
+    k = max(steps, key=drop.get)
+    if drop[k] <= 1.1:
+        return
+    level = (1.0 + min(drop[k], 1.9)) / 4.0 * h[k]      # h[k] lies in (level, 2 level)
+    b_norm = np.linalg.norm(_dense(X).T @ y)
+    _, norms_t, _ = _run(func, method, X, y, param, rtol=level / b_norm, atol=level,
+                         maxiter=budget)
+    last = norms_t[-1]
+    if level * (1 + 1e-9) < last <= 2 * level * (1 + 1e-9):
+        raise WrongAnswer(
+            f"with rtol ||X^T y|| = atol = {level:.3g}, your function stopped at ||s|| = "
+            f"{last:.3g}, below their sum but above the larger of the two. The test is "
+            "||s_k|| <= max(rtol ||X^T y||, atol), not rtol ||X^T y|| + atol.")
+    expect(last <= level * (1 + 1e-9),
+           f"with rtol ||X^T y|| = atol = {level:.3g}, your function stopped at ||s|| = "
+           f"{last:.3g}: stop when ||s_k|| <= max(rtol ||X^T y||, atol).")
+
+
 def _expect_products(op, iters, x0_given=False):
     """One product with X and one with X^T per iteration, plus X^T y, the
     residual at x0 when given, and a check of the true residual at the end."""
@@ -584,6 +612,8 @@ def _check_solver(func, method, m, p, param, seed, sparse):
     beta_a, norms_a, _ = _run(func, method, X, y, param, rtol=0.0, atol=atol, maxiter=budget)
     expect(_normal_residual(X, y, lam, beta_a) <= 1.01 * atol and norms_a.size - 1 < iters,
            "with rtol=0 and atol given, stop when ||s_k|| <= atol.")
+    # rtol and atol together: the test takes the larger of the two, not their sum.
+    _expect_larger_tolerance(func, method, X, y, param, ref, budget)
     # The plain matrix (an ndarray or a scipy.sparse matrix) gives the same answer.
     beta_p, _, _ = _run(func, method, X, y, param, rtol=rtol, maxiter=budget, operator=False)
     expect(_close(beta_p, beta, 1e-8),
