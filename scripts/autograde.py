@@ -254,6 +254,8 @@ def summary_rows(root, lesson, students, results):
     """One row per student: score, grading status, integrity flags, timeouts."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    from krylov_ref.grading.export import is_serious
+
     sys.path.insert(0, str(ROOT / "scripts"))
     from release import course_config
 
@@ -269,10 +271,12 @@ def summary_rows(root, lesson, students, results):
                 score, max_score = None, None
             report = root / "integrity" / lesson / f"{student}.json"
             flags = json.loads(report.read_text())["flags"] if report.exists() else []
-            serious = sum(f["kind"] != "screen" for f in flags)
+            serious = sum(is_serious(f) for f in flags)
             review = sum(f["kind"] == "screen" for f in flags)
+            blocked = [f for f in flags if f["kind"] == "sandbox"]
             rows.append(dict(student=student, status=status, seconds=seconds, score=score,
                              max_score=max_score, integrity=serious, review=review,
+                             sandbox=len(blocked), blocked=blocked,
                              timeouts=_timeouts(root, lesson, student), detail=detail))
     return rows
 
@@ -294,15 +298,21 @@ def _timeouts(root, lesson, student):
 
 def print_table(rows, stream=sys.stdout):
     print(f"\n{'student':20s} {'score':>13s} {'status':>8s} {'seconds':>8s} {'integrity':>9s} "
-          f"{'review':>6s} {'timeouts':>8s}", file=stream)
+          f"{'review':>6s} {'sandbox':>7s} {'timeouts':>8s}", file=stream)
     for r in rows:
         score = "-" if r["score"] is None else f"{r['score']:g} / {r['max_score']:g}"
         print(f"{r['student']:20s} {score:>13s} {r['status']:>8s} {r['seconds']:8.1f} "
-              f"{r['integrity']:9d} {r['review']:6d} {r['timeouts']:8d}", file=stream)
+              f"{r['integrity']:9d} {r['review']:6d} {r.get('sandbox', 0):7d} "
+              f"{r['timeouts']:8d}", file=stream)
     for r in rows:
         if r["status"] in ("error", "crashed", "timeout"):
             first = (r["detail"].strip().splitlines() or [""])[-1]
             print(f"  {r['student']}: {r['status']}: {first}", file=stream)
+    for r in rows:
+        for flag in r.get("blocked", []):
+            where = f"cell {flag['cell']}" + (f" ({flag['grade_id']})" if flag["grade_id"] else "")
+            print(f"  {r['student']}: blocked by the sandbox"
+                  + (f" in {where}" if flag["cell"] else "") + f": {flag['detail']}", file=stream)
 
 
 def main(argv=None):
@@ -320,7 +330,19 @@ def main(argv=None):
     sys.path.insert(0, str(ROOT / "scripts"))
     from release import course_config
 
-    course_config(root)  # prepares the course folder (gradebook, exchange) once, here
+    config = course_config(root)  # prepares the course folder (gradebook, exchange) once, here
+    from krylov_ref.grading.sandbox import Sandbox, SandboxUnavailable
+
+    sandbox = Sandbox(config=config)
+    if sandbox.enabled:
+        try:
+            sandbox.ensure_available()
+        except SandboxUnavailable as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    else:
+        print("WARNING: grading without the sandbox (c.Sandbox.enabled = False): a submission's "
+              "code runs with every right of the grading user.", file=sys.stderr)
     students = submissions(root, args.lesson)
     if not students:
         print(f"no submissions for {args.lesson} in {root / 'submitted'}", file=sys.stderr)

@@ -61,7 +61,8 @@ def hidden_sources(name, root=ROOT):
     return hidden
 
 
-def make_submission(name, *, answered=True, replace=None, delete=(), edit_tests=None, root=ROOT):
+def make_submission(name, *, answered=True, replace=None, delete=(), edit_tests=None,
+                    replace_cells=None, root=ROOT):
     """A student's notebook: the released version with answers filled in.
 
     Parameters
@@ -74,6 +75,9 @@ def make_submission(name, *, answered=True, replace=None, delete=(), edit_tests=
         grade_ids of cells the student deleted.
     edit_tests : dict, optional
         grade_id -> new source for (locked) test cells the student edited.
+    replace_cells : dict, optional
+        cell id -> new source for other cells (a demonstration the student
+        changed, or the cell where a lesson invites pasting earlier work).
     """
     nb = copy.deepcopy(read(lesson_path(name, root)))
     answers = answer_code(name, root) if answered else {}
@@ -87,6 +91,8 @@ def make_submission(name, *, answered=True, replace=None, delete=(), edit_tests=
             cell.source = answers[gid]
         if edit_tests and gid in edit_tests:
             cell.source = edit_tests[gid]
+        if replace_cells and cell.get("id") in replace_cells:
+            cell.source = replace_cells[cell["id"]]
         kept.append(cell)
     nb.cells = kept
     return nb

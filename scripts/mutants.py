@@ -10,6 +10,13 @@ answer cell, solution block included) is parsed and mutated one change at a
 time: arithmetic and comparison operators swapped, integer constants +1 and
 -1, off-by-one ``range`` bounds and slice bounds, statements deleted, terms
 dropped from sums and differences, ``and``/``or`` and unary minus flipped.
+Some operators have the shape of mistakes students were seen to make, which
+the generic ones cannot produce: a clause dropped from an ``and``/``or`` (a
+missing happy-breakdown test), ``max(a, b)`` written ``a + b`` (rtol * ||b||
++ atol instead of the larger of the two), a returned variable replaced by
+another of the function's variables (p returned instead of d), and a
+stopping tolerance relative to the initial residual ||b - A x0|| instead of
+||b||.
 Each variant (a *mutant*) replaces the answer and the exercise's visible and
 hidden tests run on it, in a fresh namespace prepared as the notebook's
 set-up cell and the earlier answer cells prepare it. A mutant is *killed* when
@@ -68,13 +75,38 @@ class _Sites(ast.NodeVisitor):
     def visit_FunctionDef(self, node):
         # Mutate the body, not the signature's defaults (the contract).
         self._in_body += 1
+        self._locals = sorted({n.id for n in ast.walk(node)
+                               if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)})
+        params = {a.arg for a in node.args.args + node.args.kwonlyargs}
+        self._has_system = {"A", "x0"} <= params
         for stmt in node.body:
             self.visit(stmt)
         self._in_body -= 1
 
+    def visit_Return(self, node):
+        # A returned variable replaced by another variable of the function.
+        if self._in_body and node.value is not None:
+            for name in _returned_names(node.value):
+                if name.id in self._locals:
+                    for other in self._locals:
+                        if other != name.id:
+                            self.sites.append((name, "return_name", other))
+        self.generic_visit(node)
+
+    _mentions_rtol = False
+    _has_system = False
+    _locals = ()
+
     def generic_visit(self, node):
         if self._in_body:
+            outer = self._mentions_rtol
+            if isinstance(node, ast.stmt) and not isinstance(node, ast.FunctionDef):
+                self._mentions_rtol = any(isinstance(n, ast.Name) and n.id == "rtol"
+                                          for n in ast.walk(node))
             self._collect(node)
+            super().generic_visit(node)
+            self._mentions_rtol = outer
+            return
         super().generic_visit(node)
 
     def _collect(self, node):
@@ -94,11 +126,19 @@ class _Sites(ast.NodeVisitor):
                     self.sites.append((node, "compare", (i, new)))
         elif isinstance(node, ast.BoolOp):
             self.sites.append((node, "boolop", SWAP_BOOL[type(node.op)]))
+            for i in range(len(node.values)):
+                self.sites.append((node, "boolop_drop", i))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "max" and len(node.args) == 2 and not node.keywords):
+            self.sites.append((node, "max_to_sum", None))
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not)):
             self.sites.append((node, "unary", None))
         elif isinstance(node, ast.Constant) and type(node.value) is int:
             for delta in (1, -1):
                 self.sites.append((node, "const", delta))
+        elif (isinstance(node, ast.Call) and self._has_system and _is_norm_of(node, "b")
+              and self._mentions_rtol):
+            self.sites.append((node, "norm_r0", None))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
             for i in range(len(node.args[:2])):
                 for delta in (1, -1):
@@ -113,6 +153,24 @@ class _Sites(ast.NodeVisitor):
         if isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.Return)) \
                 and not docstring:
             self.sites.append((node, "delete", None))
+
+
+def _returned_names(value):
+    """The variables a return statement returns: the value, the items of a
+    returned tuple, and the branches of a conditional expression among them."""
+    items = value.elts if isinstance(value, ast.Tuple) else [value]
+    names = []
+    for item in items:
+        branches = [item.body, item.orelse] if isinstance(item, ast.IfExp) else [item]
+        names += [b for b in branches if isinstance(b, ast.Name)]
+    return names
+
+
+def _is_norm_of(node, name):
+    """``<...>.norm(name)``: a norm of the right-hand side."""
+    return (isinstance(node.func, ast.Attribute) and node.func.attr == "norm"
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Name)
+            and node.args[0].id == name)
 
 
 def _shift(expr, delta):
@@ -151,6 +209,18 @@ def _apply(tree, target, kind, payload):
         _replace(tree, node, node.left if payload == "right" else node.right)
     elif kind == "delete":
         _replace(tree, node, ast.Pass())
+    elif kind == "boolop_drop":
+        rest = [v for i, v in enumerate(node.values) if i != payload]
+        _replace(tree, node, rest[0] if len(rest) == 1 else ast.BoolOp(op=node.op, values=rest))
+    elif kind == "max_to_sum":
+        _replace(tree, node, ast.BinOp(left=node.args[0], op=ast.Add(), right=node.args[1]))
+    elif kind == "return_name":
+        node.id = payload
+    elif kind == "norm_r0":
+        # ||b|| -> ||b - A @ x||: the tolerance relative to the initial residual.
+        node.args[0] = ast.BinOp(left=ast.Name("b", ast.Load()), op=ast.Sub(),
+                                 right=ast.BinOp(left=ast.Name("A", ast.Load()), op=ast.MatMult(),
+                                                 right=ast.Name("x", ast.Load())))
     return ast.fix_missing_locations(tree)
 
 
@@ -235,13 +305,17 @@ def _run(task):
 
     namespace = {"__name__": "__mutant__"}
     previous = signal.signal(signal.SIGALRM, out_of_time)
-    signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
     try:
         with open(os.devnull, "w") as devnull:
             stdout, sys.stdout = sys.stdout, devnull
             try:
+                # The set-up cell and the earlier (unmutated) answers run
+                # before the clock starts: a worker's first job imports the
+                # lesson's libraries, which on a busy machine can take
+                # seconds that say nothing about the mutant.
                 for source in prepare:
                     exec(compile(source, "<prepare>", "exec"), namespace)
+                signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
                 exec(compile(answer, "<mutant>", "exec"), namespace)
                 for source in tests:
                     exec(compile(source, "<test>", "exec"), namespace)

@@ -64,14 +64,19 @@ class Lesson:
         """A markdown cell."""
         return self._add(new_markdown_cell(_clean(src)), "md")
 
-    def code(self, src, alt=None):
+    def code(self, src, alt=None, grading="skip"):
         """An ordinary code cell (demonstration); ``alt`` describes its figure.
 
         nbconvert's HTML (nbgrader's feedback pages) uses a cell's ``alt``
         as the alternative text of its images; a cell that calls
-        ``plt.show()`` must have one.
+        ``plt.show()`` must have one. ``grading`` is "skip" (the autograder
+        need not run it: it earns no points, and it still runs if a graded
+        cell turns out to depend on it) or "run".
         """
+        if grading not in ("skip", "run"):
+            raise ValueError(f"grading must be 'skip' or 'run', not {grading!r}")
         cell = self._add(new_code_cell(_clean(src)), "code")
+        cell.metadata["krylov_ref"] = {"grading": grading}
         if alt is not None:
             cell.metadata["alt"] = alt
         elif "plt.show()" in cell.source:

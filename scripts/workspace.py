@@ -1,6 +1,7 @@
 """The student's working copy: ``my-work/``, filled from ``lessons/``.
 
-Usage: ``python scripts/workspace.py [COURSE_ROOT]`` (run by ``make lab``).
+Usage: ``python scripts/workspace.py [COURSE_ROOT] [--jupyter-config DIR]``
+(run by ``make lab``).
 
 * A lesson that is not in ``my-work/`` yet is copied there.
 * A lesson already there is never touched: it is the student's work.
@@ -10,20 +11,36 @@ Usage: ``python scripts/workspace.py [COURSE_ROOT]`` (run by ``make lab``).
 
 ``my-work/`` is git-ignored, so ``git pull`` never conflicts with it, and
 ``make release`` never writes it.
+
+``--jupyter-config DIR`` also writes the Jupyter configuration folder of the
+student's JupyterLab (``make lab`` passes it in JUPYTER_CONFIG_PATH to that
+server only): nbgrader's instructor tools are off there, its student tools
+(Validate, Assignment List) stay. Nothing global changes: a JupyterLab
+started otherwise (the instructor's, from the course root) has them all.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import hashlib
 import json
+import os
 import shutil
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = "my-work"
 RECORD = ".copied-from.json"  # lesson -> hash of the lessons/ version that was copied
+# The JupyterLab plugins of nbgrader (@jupyter/nbgrader) that are the
+# instructor's; @jupyter/nbgrader:validate-assignment, :assignment-list and
+# :menu stay. (`make lab` turns off the matching server extensions,
+# nbgrader.server_extensions.formgrader and .course_list, by its flags.)
+INSTRUCTOR_PLUGINS = (
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:course-list",
+)
 
 
 def _sha(path):
@@ -71,5 +88,48 @@ def update_workspace(root=ROOT, today=None, log=print):
     return done
 
 
+def write_jupyter_config(directory):
+    """Write the Jupyter configuration folder of the student's JupyterLab
+    (``make lab`` puts it first on JUPYTER_CONFIG_PATH for that server only):
+
+    * ``labconfig/page_config.json`` disables the instructor's JupyterLab
+      plugins of nbgrader (INSTRUCTOR_PLUGINS);
+    * ``nbgrader_config.py`` gives nbgrader an empty exchange of its own, so
+      that the Assignment List, working alone, says there is nothing to fetch
+      instead of failing on a missing exchange.
+
+    Rewritten whole each time, atomically (a server may be reading it).
+    Returns the folder."""
+    directory = Path(directory).resolve()
+    exchange = directory / "empty-exchange"
+    exchange.mkdir(parents=True, exist_ok=True)
+    page_config = {"disabledExtensions": {p: True for p in INSTRUCTOR_PLUGINS}}
+    _write(directory / "labconfig" / "page_config.json", json.dumps(page_config, indent=1) + "\n")
+    _write(directory / "nbgrader_config.py",
+           "# The student's JupyterLab (make lab), written by scripts/workspace.py.\n"
+           "# No class exchange here: the Assignment List has nothing to fetch.\n"
+           "c = get_config()  # noqa: F821\n"
+           f"c.Exchange.root = {str(exchange)!r}\n")
+    return directory
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("root", nargs="?", default=ROOT, help="the course folder")
+    parser.add_argument("--jupyter-config", metavar="DIR",
+                        help="also write the student's Jupyter configuration folder there")
+    args = parser.parse_args(argv)
+    update_workspace(args.root)
+    if args.jupyter_config:
+        write_jupyter_config(args.jupyter_config)
+
+
 if __name__ == "__main__":
-    update_workspace(sys.argv[1] if len(sys.argv) > 1 else ROOT)
+    main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import html
+import json
 import os
 import re
 import subprocess
@@ -207,6 +208,7 @@ def course(tmp_path_factory):
         first, code = next(iter(answer_code(name, root).items()))
         submissions[("tamper", name)] = make_submission(name, root=root,
                                                         replace={first: code + "\n" + REBIND_ALL})
+
     if L01 in LESSONS:
         for student, (recipe, _, _) in STUDENTS_01.items():
             submissions[(student, L01)] = make_submission(L01, root=root, **recipe)
@@ -442,3 +444,9 @@ def test_validate_shows_the_diagnosis_and_no_grader_code(course, tmp_path):
     solution = [l.strip() for l in answer_code(L01)["quadratic_answer"].splitlines()
                 if len(l.strip()) >= 16 and "Ax" in l]
     assert solution and not [l for l in solution if l in out]
+
+
+def test_feedback_says_which_demonstrations_were_not_run(course):
+    name = LESSONS[0]
+    text = feedback_text(course["root"] / "feedback" / "honest" / name / f"{name}.html")
+    assert "not run by the autograder" in text and "earns no points" in text

@@ -233,3 +233,64 @@ def test_the_working_copy_is_git_ignored():
     for generated in ("gradebook.db", "exchange/", "integrity/", "submitted/", "autograded/",
                       "feedback/"):
         assert generated in ignored
+
+
+# ---------------------------------------------------------------- skipping demonstrations
+
+def _marked(source):
+    return new_code_cell(source, metadata={"krylov_ref": {"grading": "skip"}})
+
+
+def _answer(source):
+    return new_code_cell(source, metadata={"nbgrader": {"grade": False, "grade_id": "f_answer",
+                                                         "locked": False, "solution": True}})
+
+
+def _test(source):
+    return new_code_cell(source, metadata={"nbgrader": {"grade": True, "grade_id": "f_visible",
+                                                         "locked": True, "points": 1,
+                                                         "solution": False}})
+
+
+def _plan(cells, released=None):
+    from krylov_ref.grading.preprocessors import SealedExecute
+
+    for i, cell in enumerate(cells):
+        cell.id = f"c{i}"
+    nb = new_notebook(cells=cells)
+    release_cells = released if released is not None else [c.copy() for c in cells]
+    return SealedExecute()._plan_skips(nb, release_cells)
+
+
+def test_marked_demonstrations_are_skipped_unless_something_that_runs_reads_them():
+    cells = [_marked("A = make(3)"), _marked("B = make(4)\nplot(B)"),
+             _answer("def f(x):\n    return 2 * x"), _test("check_f(f)")]
+    assert _plan(cells) == ({0, 1}, "")
+    # The answer reads A at the top level: A's cell runs, B's is still skipped.
+    cells[2] = _answer("def f(x):\n    return 2 * x\n\nsize = A.shape")
+    assert _plan(cells) == ({1}, "")
+
+
+def test_a_function_that_reads_a_demonstrations_data_turns_skipping_off():
+    cells = [_marked("A = make(3)"), _answer("def f(x):\n    return A @ x"), _test("check_f(f)")]
+    skip, reason = _plan(cells)
+    assert skip == set() and "`A`" in reason
+
+
+@pytest.mark.parametrize("dynamic", ["globals()['A']", "exec('A')", "get_ipython()", "import sys\nsys.modules"])
+def test_dynamic_student_code_turns_skipping_off(dynamic):
+    cells = [_marked("A = make(3)"), _answer(f"def f(x):\n    return 2 * x\n{dynamic}"),
+             _test("check_f(f)")]
+    skip, reason = _plan(cells)
+    assert skip == set() and reason
+
+
+def test_the_mark_comes_from_the_release_not_from_the_submission():
+    """A cell the student marked, or a demonstration the student edited, runs."""
+    release = [_marked("A = make(3)"), new_code_cell("print(1)"), _answer("def f(x):\n    return x")]
+    for i, cell in enumerate(release):
+        cell.id = f"c{i}"
+    submission = [_marked("A = make(3)"), _marked("print(1)"), _answer("def f(x):\n    return x")]
+    assert _plan(submission, release)[0] == {0}
+    submission[0] = _marked("A = make(4)   # edited by the student")
+    assert _plan(submission, release)[0] == set()

@@ -43,7 +43,7 @@ def test_committed_without_outputs_and_clean_metadata(path):
         f"{path}: unexpected notebook metadata {sorted(nb.metadata)}"
     assert nb.metadata["kernelspec"]["name"] == "python3"
     for cell in nb.cells:
-        extra = set(cell.metadata) - {"nbgrader", "deletable", "editable", "tags", "alt"}
+        extra = set(cell.metadata) - {"nbgrader", "deletable", "editable", "tags", "alt", "krylov_ref"}
         assert not extra, f"{path}: cell {cell.id} has editor metadata {sorted(extra)}"
         if cell.cell_type == "code" and "plt.show()" in cell.source:
             # nbconvert's HTML (feedback pages) reads a cell's "alt" for its images.
@@ -273,3 +273,59 @@ def test_algorithm_boxes_render_one_line_per_step(name):
                 run_on = [line for line in box[:-1] if not line.rstrip().endswith("<br>")]
                 assert not run_on, f"{name}, cell {cell.id}: box line without <br>: {run_on[0][:80]}"
             start = end
+
+
+# ------------------------------------------------------------- what grading runs
+
+def _code_cells(name):
+    return [c for c in read(solution_path(name)).cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_every_demonstration_says_whether_grading_runs_it(name):
+    """Each ungraded code cell carries the instructor's choice, krylov_ref.grading
+    = "skip" or "run"; and on the solution, no cell that runs depends on a
+    skipped one (else skipping would save nothing, or change what runs)."""
+    from krylov_ref.grading.dataflow import demonstrations_to_skip
+
+    code = _code_cells(name)
+    for cell in code:
+        if nbgrader_meta(cell):
+            assert "krylov_ref" not in cell.metadata, f"{name}: graded cell {cell.id} marked"
+            continue
+        choice = cell.metadata.get("krylov_ref", {}).get("grading")
+        assert choice in {"skip", "run"}, f"{name}: cell {cell.id} does not say whether grading runs it"
+    marked = {i for i, c in enumerate(code) if c.metadata.get("krylov_ref", {}).get("grading") == "skip"}
+    answers = {i for i, c in enumerate(code) if nbgrader_meta(c).get("solution")}
+    skip, reason = demonstrations_to_skip([c.source for c in code], marked, answers)
+    assert not reason, f"{name}: {reason}"
+    assert skip == marked, (f"{name}: cells {sorted(code[i].id for i in marked - skip)} are marked "
+                            "skip but a graded cell depends on them")
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_no_demonstration_rebinds_a_name_the_exercises_or_tests_use(name):
+    """A demonstration that assigns or imports an exercise's function name (or
+    a check's, or anything a test cell reads) breaks the exercise's test when
+    it is run again after Run All."""
+    from krylov_ref.grading.dataflow import cell_names
+
+    code = _code_cells(name)
+    protected = set()
+    for cell in code:
+        meta = nbgrader_meta(cell)
+        if meta.get("solution"):
+            protected |= cell_names(cell.source).bound
+        elif meta.get("grade"):
+            protected |= cell_names(cell.source).read
+    for cell in code:
+        if nbgrader_meta(cell):
+            continue
+        rebound = cell_names(cell.source).bound & protected
+        assert not rebound, f"{name}: demonstration {cell.id} rebinds {sorted(rebound)}"
+
+
+def test_the_rebinding_check_can_fail():
+    from krylov_ref.grading.dataflow import cell_names
+
+    assert {"gmres", "A"} <= cell_names("from scipy.sparse.linalg import gmres\nA, b = 1, 2").bound

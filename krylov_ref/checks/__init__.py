@@ -28,17 +28,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-import io
+import importlib.abc
 import os
 import signal
+import sys
 import threading
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._report import (CheckCrashed, NotAllowedError, NotAnswered, StudentCodeError,
-                      TimeLimitExceeded, WrongAnswer, _debugging, _is_library_file,
+from ._report import (GENERIC_CODES, CheckCrashed, NotAllowedError, NotAnswered, StudentCodeError,
+                      TimeLimitExceeded, WrongAnswer, _debugging, _is_library_file, codes_of,
                       format_frames, student_frames, where)
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
     "CheckCrashed", "CountingOperator", "forbidden", "replaced", "time_limit", "call_student",
     "exercise",
     "use_own", "expect", "expect_tuple", "expect_close", "expect_shape", "passed", "DEFAULT_TIME_LIMIT",
-    "SOLVERS", "DIRECT",
+    "SOLVERS", "DIRECT", "mistake", "codes_of", "GENERIC_CODES",
 ]
 
 
@@ -72,6 +73,8 @@ _PASSED = {}
 # runs a check and seals its verdict, and the hook run after a student's call.
 _RUNNER = [None]
 _AFTER_CALL = [None]
+# True while use_own() runs a check only to learn whether the function passes.
+_QUIET = [False]
 
 
 def _freeze_registry():
@@ -116,6 +119,7 @@ def exercise(number, name, reference=None):
                 text = message if message.startswith("Exercise ") else f"{prefix}: {message}"
                 report = type(exc)(text)
                 report.detail_lines = exc.detail_lines
+                report.codes = codes_of(exc)
                 raise report from exc
             except Exception as exc:
                 _PASSED.pop(name, None)
@@ -158,7 +162,8 @@ def _warnings_in_brief():
                 text = f"{w.category.__name__}: {w.message}" + (f" ({where(frames)})" if frames else "")
                 if text not in seen:
                     seen.add(text)
-                    print(f"(warning during the test: {text})")
+                    if not _QUIET[0]:
+                        print(f"(warning during the test: {text})")
 
 
 def use_own(func, *, name=None, check=None, quiet=False):
@@ -190,17 +195,25 @@ def use_own(func, *, name=None, check=None, quiet=False):
         raise ValueError(f"exercise {name!r} has no reference implementation to fall back on")
     failure = None
     if check is not None and func is not None and _PASSED.get(name) is not func:
-        with contextlib.redirect_stdout(io.StringIO()):
-            try:
-                check(func)
-            except WrongAnswer as exc:
-                failure = str(exc).split("\n")[0]
+        # The check's own "passed" line is not wanted here. It is silenced
+        # with a flag, not by swapping sys.stdout: while the grader is armed,
+        # a changed sys.stdout is what a tampering submission looks like.
+        _QUIET[0] = True
+        try:
+            check(func)
+        except WrongAnswer as exc:
+            failure = str(exc).split("\n")[0]
+        finally:
+            _QUIET[0] = False
     mine = func is not None and _PASSED.get(name) is func
     if not quiet:
         if mine:
             print(f"(using your `{name}` from {place}: it passed its test)")
         elif failure:
             print(f"(using krylov_ref's `{name}`: yours did not pass its test: {failure})")
+        elif func is None:
+            print(f"(using krylov_ref's `{name}`: you have not given yours; "
+                  f"to use your own, define `{name}` from {place} above)")
         else:
             print(f"(using krylov_ref's `{name}`: yours from {place} has not "
                   "passed its test yet)")
@@ -396,21 +409,44 @@ def replaced(names, replacement, namespaces=(), functions=()):
     """
     saved = []  # (container, key, original, kind) in patch order
     new = {}    # id(original) -> (original, its replacement)
-    # Import and resolve everything before patching anything: a module
+    originals = {}  # id(replacement) -> original
+    # A package nobody has imported yet is not imported here (scikit-learn
+    # takes most of a second): its names are replaced as its modules load,
+    # if the student's code imports them while this lasts.
+    names = list(names)
+    later = [d for d in names if d.split(".")[0] not in sys.modules]
+    # Import and resolve the rest before patching anything: a module
     # imported while earlier names are replaced would keep the replacements.
-    resolved = [(dotted, found) for dotted in names if (found := _resolve(dotted)) is not None]
+    resolved = [(dotted, found) for dotted in names if dotted not in later
+                and (found := _resolve(dotted)) is not None]
+    modules_before = set(sys.modules)
 
     def swap(value):
         entry = new.get(id(value))
         return entry[1] if entry is not None and entry[0] is value else value
 
+    def patch(module, attr, dotted):
+        if not hasattr(module, attr):
+            return
+        original = getattr(module, attr)
+        original = originals.get(id(original), original)  # re-exported, already replaced
+        if id(original) not in new:
+            new[id(original)] = (original, replacement(original, dotted))
+            originals[id(new[id(original)][1])] = original
+        saved.append((module, attr, original, "attr"))
+        setattr(module, attr, new[id(original)][1])
+
+    guard = None
+    if later:
+        pending = {}
+        for dotted in later:
+            module_name, _, attr = dotted.rpartition(".")
+            pending.setdefault(module_name, []).append((attr, dotted))
+        guard = _PatchOnImport(pending, patch)
+        sys.meta_path.insert(0, guard)
     try:
         for dotted, (module, attr) in resolved:
-            original = getattr(module, attr)
-            if id(original) not in new:
-                new[id(original)] = (original, replacement(original, dotted))
-            saved.append((module, attr, original, "attr"))
-            setattr(module, attr, new[id(original)][1])
+            patch(module, attr, dotted)
         for ns in namespaces:
             for key, value in list(ns.items()):
                 if swap(value) is not value:
@@ -435,11 +471,63 @@ def replaced(names, replacement, namespaces=(), functions=()):
                 func.__kwdefaults__ = {k: swap(v) for k, v in kwdefaults.items()}
         yield
     finally:
+        if guard is not None:
+            sys.meta_path.remove(guard)
+            # A module imported meanwhile may have taken a replacement by
+            # name (``from ._ridge import ridge_regression``): give it back
+            # the original.
+            for name in set(sys.modules) - modules_before:
+                module = sys.modules.get(name)
+                for key, value in list(vars(module).items()) if module is not None else ():
+                    if id(value) in originals and value is not originals[id(value)]:
+                        saved.append((module, key, originals[id(value)], "attr"))
         for container, key, original, kind in reversed(saved):
             if kind == "attr":
                 setattr(container, key, original)
             else:
                 container[key] = original
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """While on ``sys.meta_path``: a module of ``pending`` that gets imported
+    has its listed names replaced (``patch``) as soon as it has run."""
+
+    def __init__(self, pending, patch):
+        self.pending, self.patch = pending, patch
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in self.pending:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None:
+            spec.loader = _PatchingLoader(spec.loader, lambda module: [
+                self.patch(module, attr, dotted) for attr, dotted in self.pending[fullname]])
+        return spec
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """A module's own loader, and a call once the module has run."""
+
+    def __init__(self, loader, after):
+        self._loader, self._after = loader, after
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        self._after(module)
+
+    def __getattr__(self, name):  # resources, source, ...: the real loader's
+        return getattr(self._loader, name)
 
 
 # --------------------------------------------------------------------------
@@ -541,10 +629,25 @@ def _not_answered(name, exc):
 # Comparisons that explain themselves
 
 
-def expect(condition, message):
-    """Raise :class:`WrongAnswer` with ``message`` unless ``condition``."""
+def mistake(code, message, *also):
+    """A :class:`WrongAnswer` for the misconception ``code``, named in its message.
+
+    ``code`` (such as ``"05.pcg.beta_from_r"``) is one of the lesson module's
+    ``MISCONCEPTIONS``; ``also`` are the codes of mistakes this one cannot be
+    told apart from, named with it. The message ends with the codes in
+    brackets, which the student reads and the class report counts.
+    """
+    codes = (code, *also)
+    exc = WrongAnswer(f"{message} [{' or '.join(codes)}]")
+    exc.codes = codes
+    return exc
+
+
+def expect(condition, message, code=None, also=()):
+    """Raise :class:`WrongAnswer` with ``message`` unless ``condition``; with
+    ``code``, the message names that misconception (:func:`mistake`)."""
     if not condition:
-        raise WrongAnswer(message)
+        raise mistake(code, message, *also) if code else WrongAnswer(message)
 
 
 def integer_spd_problem(n, seed):
@@ -589,11 +692,12 @@ def expect_shape(value, shape, what):
     return arr
 
 
-def expect_close(value, expected, what, rtol=1e-8, atol=1e-12, hint=""):
+def expect_close(value, expected, what, rtol=1e-8, atol=1e-12, hint="", code=None):
     """Check ``value`` against ``expected`` and explain a mismatch.
 
     The message gives the largest error, relative to the size of the
-    expected value, and the tolerance, then the hint.
+    expected value, and the tolerance, then the hint; with ``code``, it names
+    that misconception (:func:`mistake`).
     """
     got = _as_float_array(value, what)
     want = np.asarray(expected, dtype=float)
@@ -609,9 +713,11 @@ def expect_close(value, expected, what, rtol=1e-8, atol=1e-12, hint=""):
               f"tolerance rtol={rtol:g})")
     if want.size <= 4:
         detail += f": expected {np.round(want, 6).tolist()}, got {np.round(got, 6).tolist()}"
-    raise WrongAnswer(f"{detail}. {hint}".strip())
+    text = f"{detail}. {hint}".strip()
+    raise mistake(code, text) if code else WrongAnswer(text)
 
 
 def passed(message):
-    """Print the line a student sees when a check passes."""
-    print(f"\u2713 {message}")
+    """Print the line a student sees when a check passes (not while :func:`use_own` checks)."""
+    if not _QUIET[0]:
+        print(f"\u2713 {message}")

@@ -22,7 +22,7 @@ import traceback
 
 __all__ = [
     "WrongAnswer", "NotAllowedError", "TimeLimitExceeded", "NotAnswered", "StudentCodeError",
-    "CheckCrashed", "student_frames", "format_frames",
+    "CheckCrashed", "student_frames", "format_frames", "codes_of", "GENERIC_CODES",
 ]
 
 _WIDTH = 100
@@ -46,6 +46,8 @@ class WrongAnswer(AssertionError):
 
     #: Lines shown under the message (the student's own frames), if any.
     detail_lines: tuple = ()
+    #: The misconceptions the message names (codes such as ``05.pcg.beta_from_r``).
+    codes: tuple = ()
 
     def _render_traceback_(self):
         if _debugging():
@@ -77,6 +79,23 @@ class StudentCodeError(WrongAnswer):
 
 class CheckCrashed(WrongAnswer):
     """The check could not use what the student's function returned."""
+
+
+# The code a failure is recorded under when it names no misconception.
+GENERIC_CODES = {"NotAnswered": "not_answered", "NotAllowedError": "not_allowed",
+                 "TimeLimitExceeded": "time_limit", "StudentCodeError": "error_in_student_code",
+                 "CheckCrashed": "unexpected_output"}
+
+
+def codes_of(exc):
+    """The misconception codes an exception carries, through the chain of
+    exceptions it was raised from (a check's report re-raises the original)."""
+    codes, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        codes.extend(c for c in getattr(exc, "codes", ()) if c not in codes)
+        exc = exc.__cause__ or exc.__context__
+    return tuple(codes)
 
 
 def _is_library_file(filename):

@@ -34,10 +34,12 @@ import json
 import os
 import sys
 
-__all__ = ["MIME_SEAL", "MIME_TAMPER", "arm", "canonical_args", "seal_message"]
+__all__ = ["MIME_SEAL", "MIME_TAMPER", "MIME_DIAGNOSIS", "arm", "canonical_args", "seal_message"]
 
 MIME_SEAL = "application/vnd.krylov-ref.seal+json"
 MIME_TAMPER = "application/vnd.krylov-ref.tamper+json"
+# A failing check's diagnosis: the misconception codes its message names.
+MIME_DIAGNOSIS = "application/vnd.krylov-ref.diagnosis+json"
 
 # Modules whose functions the checks call. Replacing one of their callables
 # (np.allclose, krylov_ref.checks.expect_close, ...) changes a verdict.
@@ -191,7 +193,12 @@ def arm(key_file, _state=[]):  # noqa: B006 (the list is the once-only guard)
     _state.append(True)
     with open(key_file, "rb") as f:
         key = f.read()
-    os.unlink(key_file)
+    try:
+        os.unlink(key_file)
+    except OSError:
+        # Read-only in the sandbox: the grader deletes it once this cell has run.
+        if not os.path.exists(key_file):
+            raise
     if len(key) < 32:
         raise RuntimeError("the grading key is too short")
 
@@ -238,6 +245,19 @@ def arm(key_file, _state=[]):  # noqa: B006 (the list is the once-only guard)
         if not violations:
             violations.extend(world_changes())
 
+    def diagnose(name, exc):
+        from ._report import GENERIC_CODES, WrongAnswer, codes_of
+
+        codes = list(codes_of(exc))
+        if not codes:
+            kind = type(exc).__name__ if isinstance(exc, WrongAnswer) else "CheckCrashed"
+            codes = [GENERIC_CODES.get(kind, "unrecognised")]
+        counter[0] += 1
+        message = json.dumps({"check": name, "codes": codes, "seq": counter[0]}, sort_keys=True)
+        mac = signer.copy()
+        mac.update(message.encode())
+        emit(MIME_DIAGNOSIS, {"message": message, "mac": mac.hexdigest()})
+
     def run_sealed(wrapper, args, kwargs):
         entry = registry.get(id(wrapper))
         if entry is None or entry[0] is not wrapper:
@@ -250,9 +270,16 @@ def arm(key_file, _state=[]):  # noqa: B006 (the list is the once-only guard)
         if inner.__code__ is not code:
             changes.append(f"the code of {inner.__qualname__} was replaced")
         del violations[:]
-        inner(*args, **kwargs)  # a failing check raises: no seal, the error is the verdict
-        changes += violations + world_changes()
         name = f"{inner.__module__}.{inner.__qualname__}"
+        try:
+            inner(*args, **kwargs)
+        except BaseException as exc:
+            # A failing check: no seal, the error is the verdict. Its
+            # diagnosis (the misconceptions it names) is sealed for the
+            # class report, so that it cannot be forged or changed.
+            diagnose(name, exc)
+            raise
+        changes += violations + world_changes()
         if changes:
             since = first_seen[0][0] if first_seen else None
             emit(MIME_TAMPER, {"check": name, "changes": sorted(set(changes))[:12],
@@ -271,6 +298,10 @@ def arm(key_file, _state=[]):  # noqa: B006 (the list is the once-only guard)
     checks._AFTER_CALL[0] = after_student_call
     if shell is not None:
         shell.events.register("post_run_cell", track)
+    # What the submission tries outside its notebook, reported cell by cell.
+    from ._audit import install as install_audit
+
+    install_audit(emit, shell)
     # The snapshot is taken last, so that it includes the runner and the hook.
     modules = _module_snapshot()
     shell_state = _shell_state(shell)

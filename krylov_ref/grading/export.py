@@ -3,7 +3,9 @@
 ``nbgrader_config.py`` makes this the export plugin, so the instructor's
 usual ``nbgrader export --to grades.csv`` writes nbgrader's columns plus
 ``integrity_flags`` (how many serious flags: tampering, unsealed or edited
-tests) and ``review_flags`` (the static screen's), and, beside the CSV, an
+tests), ``review_flags`` (the static screen's) and ``sandbox_flags`` (what
+the sandbox stopped: attempts to reach outside the notebook, limits hit),
+and, beside the CSV, an
 ``<name>_integrity.csv`` with one row per flag: student, lesson, cell,
 kind, whether the test lost its points, and why.
 """
@@ -19,7 +21,15 @@ from nbgrader.api import MissingEntry
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
-__all__ = ["FlaggedCsvExport", "read_reports"]
+__all__ = ["FlaggedCsvExport", "read_reports", "REVIEW_KINDS", "is_serious"]
+
+# Flags for the instructor to look at, which say nothing against the grade.
+REVIEW_KINDS = {"screen", "sandbox"}
+
+
+def is_serious(flag):
+    """A flag about the grader's integrity (tampering, unsealed or edited tests)."""
+    return flag["kind"] not in REVIEW_KINDS
 
 GRADE_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
                  "email", "raw_score", "late_submission_penalty", "score", "max_score"]
@@ -67,8 +77,9 @@ class FlaggedCsvExport(ExportPlugin):
                                late_submission_penalty=penalty,
                                score=max(0.0, submission.score - penalty))
                 flags = reports.get((student.id, assignment.name), [])
-                row["integrity_flags"] = sum(f["kind"] != "screen" for f in flags)
+                row["integrity_flags"] = sum(is_serious(f) for f in flags)
                 row["review_flags"] = sum(f["kind"] == "screen" for f in flags)
+                row["sandbox_flags"] = sum(f["kind"] == "sandbox" for f in flags)
                 rows.append({k: ("" if v is None else v) for k, v in row.items()})
                 for flag in flags:
                     flag_rows.append(dict(student_id=student.id, assignment=assignment.name,
@@ -77,7 +88,8 @@ class FlaggedCsvExport(ExportPlugin):
                                           detail=flag["detail"]))
         self.log.info("Exporting grades to %s", dest)
         with open(dest, "w", newline="") as f:
-            writer = csv.DictWriter(f, GRADE_COLUMNS + ["integrity_flags", "review_flags"])
+            writer = csv.DictWriter(f, GRADE_COLUMNS + ["integrity_flags", "review_flags",
+                                                     "sandbox_flags"])
             writer.writeheader()
             writer.writerows(rows)
         flags_dest = os.path.splitext(dest)[0] + "_integrity.csv"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from nbformat.notebooknode import NotebookNode
 
-from ..checks._seal import MIME_SEAL, MIME_TAMPER, canonical_args
+from ..checks._seal import MIME_DIAGNOSIS, MIME_SEAL, MIME_TAMPER, canonical_args
 
 __all__ = ["Flag", "expected_calls", "verify_notebook", "INTEGRITY_ERROR"]
 
@@ -128,8 +128,8 @@ def _valid_mac(key, payload):
 
 
 def _take_our_outputs(cell):
-    """Remove and return (seals, tamper reports) from a code cell's outputs."""
-    seals, tampers, kept = [], [], []
+    """Remove and return (seals, tamper reports, diagnoses) from a code cell's outputs."""
+    seals, tampers, diagnoses, kept = [], [], [], []
     for output in cell.get("outputs", []):
         data = output.get("data", {}) if output.get("output_type") in ("display_data",
                                                                       "execute_result") else {}
@@ -137,10 +137,48 @@ def _take_our_outputs(cell):
             seals.append(data[MIME_SEAL])
         elif MIME_TAMPER in data:
             tampers.append(data[MIME_TAMPER])
+        elif MIME_DIAGNOSIS in data:
+            diagnoses.append(data[MIME_DIAGNOSIS])
         else:
             kept.append(output)
     cell["outputs"] = kept
-    return seals, tampers
+    return seals, tampers, diagnoses
+
+
+# What a failed test cell is recorded under when no check diagnosed it.
+_UNDIAGNOSED = {"CellTimeoutError": "cell_timeout", "KernelDied": "kernel_stopped",
+                INTEGRITY_ERROR: "integrity"}
+
+
+def _record_diagnoses(cell, key, diagnoses, zeroed):
+    """Store in the cell's metadata what its failing checks diagnosed.
+
+    ``cell.metadata["krylov_ref"]["diagnoses"]``: one entry per failing check,
+    ``{"check": ..., "codes": [...]}``, from the sealed diagnoses only (a
+    forged one is ignored); a failed cell without one gets the reason it
+    failed otherwise ("cell_timeout", "kernel_stopped", "integrity") or
+    "unrecognised". A passing cell records nothing. The student never sees
+    this: notebooks and feedback pages do not show cell metadata.
+    """
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    found = []
+    for payload in diagnoses:
+        message = _valid_mac(key, payload)
+        if message is not None and "codes" in message and "args" not in message:
+            found.append({"check": str(message.get("check", "")).rpartition(".")[2],
+                          "codes": [str(c) for c in message.get("codes", [])]})
+    if zeroed:
+        found = [{"check": "", "codes": ["integrity"]}]
+    elif errors and not found:
+        found = [{"check": "", "codes": [_UNDIAGNOSED.get(errors[-1].get("ename"), "unrecognised")]}]
+    elif not errors:
+        found = []
+    if found:
+        cell.setdefault("metadata", {}).setdefault("krylov_ref", {})["diagnoses"] = found
+    else:
+        cell.get("metadata", {}).get("krylov_ref", {}).pop("diagnoses", None)
+    forged = sum(_valid_mac(key, payload) is None for payload in diagnoses)
+    return forged
 
 
 def _is_test_cell(cell):
@@ -183,7 +221,7 @@ def verify_notebook(nb, key):
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
-        seals, tampers = _take_our_outputs(cell)
+        seals, tampers, diagnoses = _take_our_outputs(cell)
         number, gid = index + 1, _grade_id(cell)
         if not _is_test_cell(cell):
             for report in tampers:
@@ -208,6 +246,10 @@ def verify_notebook(nb, key):
             if not failed:
                 _zero(cell, problems[0])
             flags.append(Flag(kind, number, gid, "; ".join(problems), zeroed=not failed))
+        forged = _record_diagnoses(cell, key, diagnoses, zeroed=bool(problems) and not failed)
+        if forged:
+            flags.append(Flag("forged", number, gid, f"{forged} diagnosis record(s) not genuine "
+                              "(forged output): ignored"))
     return flags
 
 
@@ -220,7 +262,7 @@ def _check_seals(key, calls, seals, last_seq):
     seq = last_seq
     for call, payload in zip(calls, seals):
         message = _valid_mac(key, payload)
-        if message is None:
+        if message is None or "args" not in message or "codes" in message:
             problems.append(f"the seal for {call.name} is not genuine (forged output)")
             continue
         want = _expected_args(message["check"], call)
