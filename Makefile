@@ -21,7 +21,7 @@ NO_INSTRUCTOR_TOOLS := \
 # More JupyterLab options for `make lab`, e.g. LAB_FLAGS=--port=8899
 LAB_FLAGS ?=
 
-.PHONY: help setup lab formgrader test release autograde autograde-demo bench bench-grading mutants clean
+.PHONY: help setup lab formgrader test release autograde report autograde-demo bench bench-grading mutants misconceptions clean
 
 help:
 	@echo "make setup           create .venv with everything (dev); the other targets install what they need"
@@ -31,7 +31,9 @@ help:
 	@echo "make release         regenerate lessons/ from solutions/ (FORCE=1 to overwrite edited lessons)"
 	@echo "make autograde LESSON=NN_name [WORKERS=n]  grade submitted/*/NN_name in parallel, then export grades"
 	@echo "make autograde-demo  autograde sample submissions in a temporary course copy"
+	@echo "make report LESSON=NN_name   the class report: reports/NN_name.html and its CSV files"
 	@echo "make mutants         only the mutation testing of the graders (part of make test)"
+	@echo "make misconceptions  the catalogue of named mistakes, tested (part of make test)"
 	@echo "make bench           krylov_ref against SciPy, as ratios"
 	@echo "make bench-grading   grading throughput per lesson, with and without the sandbox"
 
@@ -68,6 +70,7 @@ formgrader: $(DEV_STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/mutants.py
+	$(BIN)/python scripts/misconceptions.py
 
 release: $(DEV_STAMP)
 	$(BIN)/python scripts/release.py $(if $(FORCE),--force) $(if $(LESSON),--lesson $(LESSON))
@@ -75,6 +78,13 @@ release: $(DEV_STAMP)
 autograde: $(DEV_STAMP)
 	@test -n "$(LESSON)" || (echo "usage: make autograde LESSON=NN_name [WORKERS=n]"; exit 2)
 	$(BIN)/python scripts/autograde.py $(LESSON) $(if $(WORKERS),--workers $(WORKERS))
+
+report: $(DEV_STAMP)
+	@test -n "$(LESSON)" || (echo "usage: make report LESSON=NN_name"; exit 2)
+	$(BIN)/python scripts/report.py $(LESSON)
+
+misconceptions: $(DEV_STAMP)
+	$(BIN)/python scripts/misconceptions.py $(if $(LESSON),--lesson $(LESSON))
 
 mutants: $(DEV_STAMP)
 	$(BIN)/python scripts/mutants.py $(if $(LESSON),--lesson $(LESSON))
@@ -90,4 +100,4 @@ bench-grading: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) gradebook.db .gradebook-sources.json .course.lock exchange submitted \
-		autograded feedback integrity
+		autograded feedback integrity reports

@@ -9,18 +9,12 @@ every lesson of solutions/, so every nbgrader command works on a fresh clone.
 import os
 import warnings
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (
-    CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput, ClearSolutions,
-    ComputeChecksums, DeduplicateIds, GetGrades, IncludeHeaderFooter, InstantiateTests,
-    LockCells, OverwriteKernelspec, SaveCells,
-)
+# Preprocessors are named by their import path, not passed as classes: the
+# Formgrader's "Current configuration" panel then shows their names.
+NB = "nbgrader.preprocessors."
+OURS = "krylov_ref.grading.preprocessors."
 
 from krylov_ref.grading.course import ensure_course
-from krylov_ref.grading.export import FlaggedCsvExport
-from krylov_ref.grading.preprocessors import (
-    FeedbackClearHiddenTests, RedactHiddenTracebacks, RestoreCells, SealedExecute, TagTestCells,
-)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 here = os.path.dirname(os.path.abspath(__file__))
@@ -39,22 +33,20 @@ c.Exchange.root = exchange
 
 # The student version: nbgrader's steps, then the test cells tagged so that
 # Run All in JupyterLab goes on past an unanswered exercise.
-c.GenerateAssignment.preprocessors = [
-    IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
-    CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme,
-    ComputeChecksums, CheckCellMetadata, TagTestCells,
-]
+c.GenerateAssignment.preprocessors = [NB + name for name in (
+    "IncludeHeaderFooter", "InstantiateTests", "LockCells", "ClearSolutions", "ClearOutput",
+    "CheckCellMetadata", "ComputeChecksums", "SaveCells", "ClearHiddenTests", "ClearMarkScheme",
+    "ComputeChecksums", "CheckCellMetadata")] + [OURS + "TagTestCells"]
 
 # Autograding: test cells restored quietly where that is expected, then the
 # notebook run with the grader armed and its seals verified.
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreCells, CheckCellMetadata,
+    NB + "ClearOutput", NB + "DeduplicateIds", NB + "OverwriteKernelspec", OURS + "RestoreCells",
+    NB + "CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    SealedExecute, "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
-    CheckCellMetadata,
+    OURS + "SealedExecute", NB + "IgnorePattern", "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    NB + "LimitOutput", NB + "SaveAutoGrades", NB + "AssignLatePenalties", NB + "CheckCellMetadata",
 ]
 c.SealedExecute.report_dir = os.path.join(here, "integrity")
 c.SealedExecute.release_directory = os.path.join(here, "lessons")
@@ -71,13 +63,16 @@ c.SealedExecute.shutdown_kernel = "immediate"
 c.OverwriteCells.add_missing_cells = True
 
 # Feedback must not reveal hidden tests, not even in a failing traceback.
+# Under a failing test, the misconception its check named and a link to the
+# lesson section (in the same page) that explains it.
 c.GenerateFeedback.preprocessors = [
-    GetGrades, RedactHiddenTracebacks, FeedbackClearHiddenTests, CSSHTMLHeaderPreprocessor,
+    NB + "GetGrades", OURS + "RedactHiddenTracebacks", OURS + "FeedbackClearHiddenTests",
+    OURS + "LinkMisconceptions", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
 # nbgrader export --to grades.csv: the grades plus integrity flags, and the
 # flags themselves in grades_integrity.csv.
-c.ExportApp.plugin_class = FlaggedCsvExport
+c.ExportApp.plugin_class = "krylov_ref.grading.export.FlaggedCsvExport"
 c.FlaggedCsvExport.report_dir = os.path.join(here, "integrity")
 
 # nbgrader's first grading of a student makes SQLAlchemy warn "Object of type

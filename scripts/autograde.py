@@ -17,8 +17,9 @@ at a time:
   source and grading configuration are those of its last successful
   grading is skipped (``--force`` grades everything again);
 * a progress bar shows the student count and an ETA; the end prints a table
-  (score, grading errors, integrity flags, timeouts per student) and runs
-  ``nbgrader export`` (``--export``, default ``grades.csv``).
+  (score, grading errors, integrity flags, timeouts per student), runs
+  ``nbgrader export`` (``--export``, default ``grades.csv``) and writes the
+  class report (``reports/LESSON.html`` and its CSV files; ``--no-report``).
 
 The gradebook may be sqlite (one course folder) or PostgreSQL (``db_url`` in
 ``nbgrader_config.py``); either takes concurrent writers.
@@ -325,6 +326,8 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="grade even what is up to date")
     parser.add_argument("--export", default="grades.csv",
                         help="file for `nbgrader export` ('' to skip)")
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="do not write the class report (reports/LESSON.html)")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -372,6 +375,11 @@ def main(argv=None):
             return 1
         print(f"grades written to {args.export} (integrity flags in "
               f"{Path(args.export).stem}_integrity.csv)", file=sys.stderr)
+    if args.report:
+        from krylov_ref.grading.report import write_report
+
+        path = write_report(root, args.lesson, config.CourseDirectory.db_url)
+        print(f"class report: {path}", file=sys.stderr)
     failed = [r for r in rows if r["status"] in ("error", "crashed", "timeout")]
     return 2 if failed else 0
 

@@ -105,7 +105,10 @@ def _number(name):
 
 
 def _run(task):
-    """Run one variant's tests in this worker; (failed_in, kind, codes, message)."""
+    """Run one variant's tests in this worker: for each test, None if it
+    passed, else (kind, codes, message) of its failure."""
+    from krylov_ref.checks import GENERIC_CODES, WrongAnswer, codes_of
+
     prepare, answer, tests = task
 
     def out_of_time(signum, frame):
@@ -113,6 +116,7 @@ def _run(task):
 
     namespace = {"__name__": "__variant__"}
     previous = signal.signal(signal.SIGALRM, out_of_time)
+    verdicts = []
     try:
         with open(os.devnull, "w") as devnull:
             stdout, sys.stdout = sys.stdout, devnull
@@ -124,14 +128,32 @@ def _run(task):
                 for which, source in tests:
                     try:
                         exec(compile(source, f"<{which} test>", "exec"), namespace)
+                        verdicts.append((which, None))
                     except BaseException as exc:  # the verdict, whatever it is
-                        return which, type(exc).__name__, tuple(getattr(exc, "codes", ())), str(exc)
+                        # The codes the grader would record: the message's,
+                        # else the generic one of the failure's kind.
+                        codes = codes_of(exc) or (GENERIC_CODES.get(
+                            type(exc).__name__ if isinstance(exc, WrongAnswer) else "CheckCrashed",
+                            "unrecognised"),)
+                        verdicts.append((which, (type(exc).__name__, tuple(codes_of(exc)),
+                                                 tuple(codes), str(exc))))
             finally:
                 sys.stdout = stdout
-        return "", "", (), ""
+        return verdicts
+    except BaseException as exc:  # the answer cell itself failed: every test fails with it
+        return [(which, (type(exc).__name__, (), ("unrecognised",), str(exc))) for which, _ in tests]
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def first_failure(verdicts):
+    """(failed_in, kind, codes named by the message, message) of the first failing test."""
+    for which, verdict in verdicts:
+        if verdict is not None:
+            kind, named, _, message = verdict
+            return which, kind, named, message
+    return "", "", (), ""
 
 
 def _init_worker():
@@ -209,7 +231,7 @@ def run(lessons, workers, log=print):
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_init_worker, maxtasksperchild=40) as pool:
         verdicts = pool.map(_run, tasks, chunksize=1)
-    outcomes = [judge(name, variant, verdict, codes)
+    outcomes = [judge(name, variant, first_failure(verdict), codes)
                 for (name, variant, codes), verdict in zip(meta, verdicts)]
     log(f"{len(tasks)} variants in {time.perf_counter() - start:.0f} s with {workers} workers")
     table = {}

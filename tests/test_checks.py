@@ -9,7 +9,8 @@ import scipy.sparse.linalg as spla
 
 import krylov_ref
 from krylov_ref.checks import (CountingOperator, NotAllowedError, NotAnswered, TimeLimitExceeded,
-                               WrongAnswer, call_student, expect_close, forbidden, time_limit)
+                               WrongAnswer, call_student, codes_of, expect_close, forbidden,
+                               time_limit)
 from krylov_ref.checks.lesson01 import (check_exact_step, check_fit_power_law,
                                         check_quadratic, check_steepest_descent)
 
@@ -85,30 +86,48 @@ def quadratic_ok(A, b, x):
     return 0.5 * x @ A @ x - b @ x, A @ x - b
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda A, b, x: (0.5 * x @ A @ x - b @ x, b - A @ x), "wrong sign"),
-    (lambda A, b, x: (0.5 * x @ A @ x - b @ x, A @ x), "missing"),
-    (lambda A, b, x: (x @ A @ x - b @ x, A @ x - b), "factor 1/2"),
-    (lambda A, b, x: (0.5 * x @ A @ x + b @ x, A @ x - b), r"\+ b\^T x"),
-    (lambda A, b, x: A @ x - b, "pair"),
+# Each wrong answer, the words its message must contain, and the misconception
+# it must name (None: a failure the catalogue does not name).
+@pytest.mark.parametrize("wrong, message, code", [
+    (lambda A, b, x: (0.5 * x @ A @ x - b @ x, b - A @ x), "wrong sign", "gradient_sign"),
+    (lambda A, b, x: (0.5 * x @ A @ x - b @ x, A @ x), "missing", "gradient_no_b"),
+    (lambda A, b, x: (0.5 * x @ A @ x - b @ x, 2 * A @ x - b), "cancels the 2", "gradient_no_half"),
+    (lambda A, b, x: (0.5 * x @ A @ x - b @ x, A @ x / 2 - b), "1/2 A x - b", "gradient_half"),
+    (lambda A, b, x: (0.5 * x @ A @ x - b @ x, A * x - b), "entry by entry", "gradient_elementwise"),
+    (lambda A, b, x: (x @ A @ x - b @ x, A @ x - b), "factor 1/2", "value_no_half"),
+    (lambda A, b, x: (0.5 * x @ A @ x + b @ x, A @ x - b), r"\+ b\^T x", "value_plus_b"),
+    (lambda A, b, x: ((x @ A @ x - b @ x) / 2, A @ x - b), "quadratic term only", "value_half_on_both"),
+    (lambda A, b, x: (x * (A @ x) / 2 - b * x, A @ x - b), "inner products", "value_elementwise"),
+    (lambda A, b, x: (A @ x - b, 0.5 * x @ A @ x - b @ x), r"\(g, f\)", "order_swapped"),
+    (lambda A, b, x: A @ x - b, "pair", None),
+    (lambda A, b, x: (0.5 * x @ A @ x - b @ x, A @ x - 2 * b), "gradient g is off", None),
 ])
-def test_check_quadratic(wrong, message, capsys):
+def test_check_quadratic(wrong, message, code, capsys):
     check_quadratic(quadratic_ok)
     assert "\u2713 quadratic" in capsys.readouterr().out
-    with pytest.raises(WrongAnswer, match=message):
+    with pytest.raises(WrongAnswer, match=message) as info:
         check_quadratic(wrong)
+    assert codes_of(info.value) == ((f"01.quadratic.{code}",) if code else ())
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda A, r, p: (r @ r) / (r @ A @ r), "only"),
-    (lambda A, r, p: (p @ p) / (p @ A @ p), "uses p where"),
-    (lambda A, r, p: -(r @ p) / (p @ A @ p), "wrong sign"),
-    (lambda A, r, p: (p @ A @ p) / (r @ p), "upside down"),
+@pytest.mark.parametrize("wrong, message, code", [
+    (lambda A, r, p: (r @ r) / (r @ A @ r), "only", "residual_only"),
+    (lambda A, r, p: (p @ p) / (p @ A @ p), "uses p where", "p_for_r"),
+    (lambda A, r, p: (r @ p) / (r @ A @ r), "curvature along r", "denominator_r"),
+    (lambda A, r, p: (r @ p) / (p @ p), "matrix is missing", "no_A"),
+    (lambda A, r, p: -(r @ p) / (p @ A @ p), "wrong sign", "sign"),
+    (lambda A, r, p: (p @ A @ p) / (r @ p), "upside down", "upside_down"),
+    (lambda A, r, p: 2 * (r @ p) / (p @ A @ p), "twice", "factor_two"),
+    (lambda A, r, p: (r @ p) / (2 * (p @ A @ p)), "half", "factor_two"),
+    (lambda A, r, p: abs((r @ p) / (p @ A @ p)), "negative step", "abs_step"),
+    (lambda A, r, p: (r @ p) / (p * (A @ p)), "vector of 6 numbers", "elementwise"),
+    (lambda A, r, p: 3 * (r @ p) / (p @ A @ p), "alpha is off", None),
 ])
-def test_check_exact_step(wrong, message):
+def test_check_exact_step(wrong, message, code):
     check_exact_step(lambda A, r, p: (r @ p) / (p @ (A @ p)))
-    with pytest.raises(WrongAnswer, match=message):
+    with pytest.raises(WrongAnswer, match=message) as info:
         check_exact_step(wrong)
+    assert codes_of(info.value) == ((f"01.exact_step.{code}",) if code else ())
 
 
 def sd_reference(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None):
@@ -145,14 +164,15 @@ def test_check_steepest_descent_accepts_correct_solutions(capsys):
     assert "\u2713 steepest_descent" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"recompute": True}, "products with A"),
-    ({"fixed_step": 0.01}, "iterations|converged"),
-    ({"stop_on_change": True}, "not converged|iterations"),
+@pytest.mark.parametrize("kwargs, message, code", [
+    ({"recompute": True}, "products with A", "recomputes_residual"),
+    ({"fixed_step": 0.01}, "same step alpha = 0.01 at every iteration", "fixed_step"),
+    ({"stop_on_change": True}, "not on the size of the step", "stop_not_on_residual"),
 ])
-def test_check_steepest_descent_names_the_mistake(kwargs, message):
-    with pytest.raises(WrongAnswer, match=message):
+def test_check_steepest_descent_names_the_mistake(kwargs, message, code):
+    with pytest.raises(WrongAnswer, match=message) as info:
         check_steepest_descent(lambda *a, **k: sd_student(*a, **k, **kwargs))
+    assert codes_of(info.value) == (f"01.steepest_descent.{code}",)
 
 
 def test_check_steepest_descent_catches_ignored_options():
@@ -190,29 +210,53 @@ def test_check_steepest_descent_forbids_solvers_and_stops_loops(monkeypatch):
         check_steepest_descent(never_stops)
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda n, t: tuple(np.polyfit(np.log(n), np.log(t), 1)), r"fitted line's \(slope, intercept\)"),
-    (lambda n, t: (np.polyfit(np.log(n), np.log(t), 1)[0],
-                   np.exp(np.polyfit(np.log(n), np.log(t), 1)[1])), r"\(p, c\)"),
-    (lambda n, t: (np.polyfit(np.log(n), np.log(t), 1)[1], np.polyfit(np.log(n), np.log(t), 1)[0]),
-     "logarithm"),
+def _line(u, v):
+    """(slope, intercept) of the least-squares line through (u, v)."""
+    return tuple(np.polyfit(u, v, 1))
+
+
+@pytest.mark.parametrize("wrong, message, code", [
+    (lambda n, t: _line(np.log(n), np.log(t)), r"fitted line's \(slope, intercept\)", "raw_line"),
+    (lambda n, t: (_line(np.log(n), np.log(t))[0], np.exp(_line(np.log(n), np.log(t))[1])),
+     r"\(p, c\)", "order_pc"),
+    (lambda n, t: (np.exp(_line(np.log(n), np.log(t))[0]), _line(np.log(n), np.log(t))[1]),
+     "wrong order", "polyfit_order"),
+    (lambda n, t: (_line(np.log(n), np.log(t))[1], _line(np.log(n), np.log(t))[0]), "logarithm",
+     "log_c"),
+    (lambda n, t: (_line(np.log10(n), np.log10(t))[1], _line(np.log10(n), np.log10(t))[0]),
+     "logarithm", "log_c"),
+    (lambda n, t: (10 ** _line(np.log(n), np.log(t))[1], _line(np.log(n), np.log(t))[0]),
+     "same base", "mixed_bases"),
+    (lambda n, t: (np.exp(_line(np.log(t), np.log(n))[1]), _line(np.log(t), np.log(n))[0]),
+     "log n against log t", "axes_swapped"),
+    (lambda n, t: (np.exp(_line(n, np.log(t))[1]), _line(n, np.log(t))[0]), "both axes",
+     "not_log_log"),
+    (lambda n, t: (1.0, np.log(n) @ np.log(t) / (np.log(n) @ np.log(n))), "origin",
+     "no_intercept"),
     (lambda n, t: (t[0] / n[0] ** (np.log(t[-1] / t[0]) / np.log(n[-1] / n[0])),
-                   np.log(t[-1] / t[0]) / np.log(n[-1] / n[0])), "least squares"),
+                   np.log(t[-1] / t[0]) / np.log(n[-1] / n[0])), "least squares", "two_points"),
+    (lambda n, t: (t[1] / n[1] ** (np.log(t[2] / t[1]) / np.log(n[2] / n[1])),
+                   np.log(t[2] / t[1]) / np.log(n[2] / n[1])), "two of the points", "two_points"),
+    (lambda n, t: (np.mean(t / n ** _line(np.log(n), np.log(t))[0]),
+                   _line(np.log(n), np.log(t))[0]), "mean of t / n", "c_refitted"),
+    (lambda n, t: (1.0, 2.0), "exponent p is off", None),
 ])
-def test_check_fit_power_law(wrong, message):
+def test_check_fit_power_law(wrong, message, code):
     def right(n, t):
         p, log_c = np.polyfit(np.log(n), np.log(t), 1)
         return np.exp(log_c), p
 
     check_fit_power_law(right)
-    with pytest.raises(WrongAnswer, match=message):
+    with pytest.raises(WrongAnswer, match=message) as info:
         check_fit_power_law(wrong)
+    assert codes_of(info.value) == ((f"01.fit_power_law.{code}",) if code else ())
 
 
 # ---------------------------------------------------------------- lesson 01: defaults and edge cases
 
 def sd_variant(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, default=None,
-               test_at_bottom=False, strict=False, x_minus=False, in_place=False):
+               test_at_bottom=False, strict=False, x_minus=False, in_place=False, from_r0=False,
+               sum_tol=False, uphill=False, r_plus=False, absolute=False, min_tol=False):
     """Steepest descent with one deliberate departure from the contract."""
     n = b.shape[0]
     if x0 is None:
@@ -221,12 +265,23 @@ def sd_variant(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, default=None
         x = x0 if in_place else np.array(x0, dtype=float)
     if maxiter is None:
         maxiter = 10 * n if default is None else default(n)
-    tol = max(rtol * np.linalg.norm(b), atol)
     r = b - A @ x
+    # from_r0: the stopping test relative to ||r0|| instead of ||b|| (the same when x0 = 0).
+    scale = 1.0 if absolute else np.linalg.norm(r if from_r0 else b)   # absolute: ||r|| <= rtol
+    tol = rtol * scale + atol if sum_tol else max(rtol * scale, atol)   # sum_tol: not the max
+    tol = min(rtol * scale, atol) if min_tol else tol
+    g = -r  # uphill: steps along the gradient A x - b
     norms = [np.linalg.norm(r)]
     for _ in range(maxiter):
         if not test_at_bottom and (norms[-1] < tol if strict else norms[-1] <= tol):
             break
+        if uphill:
+            Ag = A @ g
+            alpha = (g @ g) / (g @ Ag)
+            x = x + alpha * g
+            g = g + alpha * Ag
+            norms.append(np.linalg.norm(g))
+            continue
         q = A @ r
         alpha = (r @ r) / (r @ q)
         if x_minus:
@@ -235,7 +290,7 @@ def sd_variant(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, default=None
             x += alpha * r
         else:
             x = x + alpha * r
-        r = r - alpha * q
+        r = r + alpha * q if r_plus else r - alpha * q   # r_plus: the update's sign flipped
         norms.append(np.linalg.norm(r))
         if test_at_bottom and norms[-1] <= tol:
             break
@@ -243,19 +298,29 @@ def sd_variant(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, default=None
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 0/0 in the wrong variants
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(default=lambda n: 0), r"default maxiter=None.* 10 n = 80 iterations.* took 0\."),
-    (dict(default=lambda n: 9 * n), r"default maxiter=None.* took 72\."),
-    (dict(default=lambda n: None), r"raised TypeError"),
-    (dict(test_at_bottom=True), r"x0 equal to the solution.*NaN.*top of the loop"),
-    (dict(strict=True), r"b = 0 .*keep equality"),
-    (dict(x_minus=True), r"x and the updated residual r no longer agree"),
-    (dict(in_place=True), r"changed the caller's `x0` in place"),
+@pytest.mark.parametrize("kwargs, message, code", [
+    (dict(default=lambda n: 0), r"default maxiter=None.* 10 n = 80 iterations.* took 0\.",
+     "default_maxiter"),
+    (dict(default=lambda n: 9 * n), r"default maxiter=None.* took 72\.", "default_maxiter"),
+    (dict(default=lambda n: None), r"raised TypeError", None),
+    (dict(test_at_bottom=True), r"x0 equal to the solution.*NaN.*top of the loop",
+     "test_after_step"),
+    (dict(strict=True), r"b = 0 .*keep its equality", "strict_inequality"),
+    (dict(x_minus=True), r"x and the updated residual r no longer agree", "x_update_sign"),
+    (dict(in_place=True), r"changed the caller's `x0` in place", "x0_in_place"),
+    (dict(from_r0=True), r"relative to \|\|b\|\|, not to the initial residual", "tol_relative_to_r0"),
+    (dict(sum_tol=True), r"the larger of the two, not their sum", "tol_sum"),
+    # Told apart by the first step: both raise ||r_1|| alike, only one keeps x and r consistent.
+    (dict(uphill=True), r"went uphill, along the gradient", "uphill"),
+    (dict(r_plus=True), r"residual update has the wrong sign", "r_update_sign"),
+    (dict(absolute=True), r"an absolute test", "tol_absolute"),
+    (dict(min_tol=True), r"the loop went on to iteration", "tol_min"),
 ])
-def test_check_steepest_descent_covers_defaults_and_edge_cases(kwargs, message):
+def test_check_steepest_descent_covers_defaults_and_edge_cases(kwargs, message, code):
     sd_variant(np.eye(2), np.ones(2))  # the variants run
-    with pytest.raises(WrongAnswer, match=message):
+    with pytest.raises(WrongAnswer, match=message) as info:
         check_steepest_descent(lambda *a, **k: sd_variant(*a, **k, **kwargs))
+    assert codes_of(info.value) == ((f"01.steepest_descent.{code}",) if code else ())
 
 
 def test_check_steepest_descent_accepts_the_contract_variant(capsys):
@@ -307,3 +372,35 @@ def test_forbidden_imports_everything_before_patching_anything(tmp_path, monkeyp
         pass
     late = importlib.import_module("late_module")
     assert late.solver is spla.cg
+
+
+def test_forbidden_does_not_import_a_package_yet_blocks_it_if_the_student_does():
+    """scikit-learn takes most of a second to import: forbidden() leaves it
+    unimported, and replaces its names as its modules load during the call,
+    then gives every module the originals back."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, numpy as np
+from krylov_ref.checks import forbidden, NotAllowedError
+names = ["sklearn.linear_model.Ridge", "sklearn.linear_model.ridge_regression",
+         "sklearn.linear_model._ridge.ridge_regression"]
+with forbidden(names):
+    print("imported by forbidden:", "sklearn" in sys.modules)
+    from sklearn.linear_model import ridge_regression
+    import sklearn.linear_model._ridge as r
+    for f in (ridge_regression, r.ridge_regression):
+        try:
+            f(np.eye(2), np.ones(2), 1.0)
+            print("ran")
+        except NotAllowedError:
+            print("blocked")
+from sklearn.linear_model import ridge_regression
+import sklearn.linear_model._ridge as r
+print("after:", ridge_regression(np.eye(2), np.ones(2), 1.0), r.ridge_regression(np.eye(2), np.ones(2), 1.0))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[:3] == ["imported by forbidden: False", "blocked", "blocked"], out.stdout
+    assert "after: [0.5 0.5] [0.5 0.5]" in out.stdout, out.stdout

@@ -10,14 +10,36 @@ import pytest
 
 import krylov_ref
 from krylov_ref import conjugacy
-from krylov_ref.checks import NotAllowedError, WrongAnswer
-from krylov_ref.checks.lesson03 import (check_cg, check_conjugate_directions,
+from krylov_ref.checks import NotAllowedError, WrongAnswer, codes_of
+from krylov_ref.checks.lesson03 import (MISCONCEPTIONS, check_cg, check_conjugate_directions,
                                         check_lanczos_from_cg)
 
 # The parameters of the notebook's visible and hidden tests.
 CD_CASES = [{}, dict(n=20, cond=30.0, seed=11), dict(n=9, cond=1000.0, seed=5)]
 CG_CASES = [{}, dict(n=200, cond=100.0, seed=7), dict(n=144, cond=None, seed=3)]
 T_CASES = [{}, dict(n=50, k=9, cond=1000.0, seed=8), dict(n=12, k=2, cond=10.0, seed=1)]
+
+
+# Codes the tests below assert, collected to check that every catalogued
+# misconception is named by a wrong implementation written here (independently
+# of the catalogue's patches of the solution, which scripts/misconceptions.py grades).
+ASSERTED = set()
+
+
+def named(check, func, **case):
+    """The codes the check's failure names, after checking that it fits on a screen."""
+    with pytest.raises(WrongAnswer) as failure:
+        check(func, **case)
+    assert len(failure.value._render_traceback_()) <= 12, str(failure.value)
+    return codes_of(failure.value)
+
+
+def expect_named(code, check, func, match=None, **case):
+    """``check`` rejects ``func`` naming exactly ``code`` (and the message matches ``match``)."""
+    with pytest.raises(WrongAnswer, match=match) as failure:
+        check(func, **case)
+    assert len(failure.value._render_traceback_()) <= 12, str(failure.value)
+    assert codes_of(failure.value) == (code,), str(failure.value)
 
 
 # ---------------------------------------------------------------- conjugate directions
@@ -54,10 +76,18 @@ def cd_student(A, b, x0=None, *, classical=False, two_products=False, mistake=No
             p = p / np.linalg.norm(p)
         q = A @ p
         alpha = (r @ r) / (p @ q) if classical else (r @ p) / (p @ q)
+        if mistake == "no-A":
+            alpha = (r @ r) / (p @ p)
+        if mistake == "products":       # A p_j again for every earlier direction
+            for pj in P:
+                A @ pj
         x = x + alpha * p
-        r = r - alpha * q
+        if mistake != "no-r-update":
+            r = r - alpha * q
         P.append(p)
         AP.append(q)
+    if mistake == "extra":
+        P.append(r - sum((AP[j] @ r) / (P[j] @ AP[j]) * P[j] for j in range(n)))
     P = np.column_stack(P)
     if mistake == "rows":
         P = P.T
@@ -89,29 +119,36 @@ def conjugacy_reference_copy(A, b, x0=None):
     return x, P
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("gradient", "negative gradients"),
-    ("none", "residual r_1 itself"),
-    ("euclid", "ordinary inner product change nothing"),
-    ("plus", "must be subtracted"),
-    ("normalise", "normalise"),
-    ("rows", "rows of P"),
-])
-def test_check_conjugate_directions_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
-        check_conjugate_directions(lambda A, b, x0=None: cd_student(A, b, x0, mistake=mistake))
-
-
-def test_check_conjugate_directions_wants_every_earlier_direction():
+CD_MISTAKES = [
+    ("gradient", "negative gradients", "gradient_not_residual"),
+    ("none", "residual r_1 itself", "no_orthogonalisation"),
+    ("euclid", "orthogonal in the ordinary inner product", "euclidean_projection"),
+    ("plus", "must be subtracted", "projection_added"),
+    ("normalise", "normalise", "normalised"),
+    ("rows", "rows of P", "directions_as_rows"),
     # Only the last direction: right in exact arithmetic (it is CG), but in
     # floating point conjugacy to older directions is lost on these problems.
-    with pytest.raises(WrongAnswer, match="every"):
-        check_conjugate_directions(lambda A, b, x0=None: cd_student(A, b, x0, mistake="last-only"))
+    ("last-only", "every", "last_direction_only"),
+    ("no-A", "divides by p_k\\^T A p_k", "alpha_without_A"),
+    ("no-r-update", "Is the residual updated", "residual_not_updated"),
+    ("products", "one per step", "products_recomputed"),
+    ("extra", "13 columns", "extra_direction"),
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 0/0 once r is not updated
+@pytest.mark.parametrize("mistake, message, code", CD_MISTAKES)
+def test_check_conjugate_directions_names_the_mistake(mistake, message, code):
+    expect_named(f"03.conjugate_directions.{code}", check_conjugate_directions,
+                 lambda A, b, x0=None: cd_student(A, b, x0, mistake=mistake), match=message)
+
+
+ASSERTED |= {f"03.conjugate_directions.{code}" for _, _, code in CD_MISTAKES}
 
 
 def test_check_conjugate_directions_catches_ignored_x0_and_forbidden_shortcuts():
-    with pytest.raises(WrongAnswer, match="x0"):
-        check_conjugate_directions(lambda A, b, x0=None: cd_student(A, b))
+    expect_named("03.conjugate_directions.x0_ignored", check_conjugate_directions,
+                 lambda A, b, x0=None: cd_student(A, b), match="x0")
     with pytest.raises(NotAllowedError):
         check_conjugate_directions(lambda A, b, x0=None: conjugacy.conjugate_directions(A, b, x0))
     with pytest.raises((NotAllowedError, TypeError)):
@@ -138,12 +175,15 @@ def cg_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, variant="sta
         q = A @ p
         if mistake == "pTp":
             alpha = rr / (p @ p)
+        elif mistake == "alpha-inverted":
+            alpha = (p @ q) / rr
         elif variant == "hestenes-stiefel":
             alpha = (r @ p) / (p @ q)
         else:
             alpha = rr / (p @ q)
         x_new = x + alpha * p
-        r_new = b - A @ x_new if mistake == "recompute" else r - alpha * q
+        r_new = (b - A @ x_new if mistake == "recompute" else r + alpha * q if mistake == "r-plus"
+                 else r - alpha * q)
         rr_new = r_new @ r_new
         if mistake == "inverted":
             beta = rr / rr_new
@@ -159,6 +199,8 @@ def cg_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, variant="sta
             pass
         elif mistake == "steepest":
             p = r_new.copy()
+        elif mistake == "old-r":
+            p = r + beta * p
         else:
             p = r_new + beta * p
         alphas.append(alpha)
@@ -207,20 +249,29 @@ def test_check_cg_accepts_correct_solutions(case, capsys):
     assert "\u2713 cg" in capsys.readouterr().out
 
 
+CG_MISTAKES = [
+    ("pTp", r"p\^T p where p\^T A p belongs", "alpha_without_A"),
+    ("alpha-inverted", "alpha_0 is upside down", "alpha_inverted"),
+    ("inverted", "beta_0 is upside down", "beta_inverted"),
+    ("cross", "about zero", "beta_orthogonal_product"),
+    ("norms", "squared", "beta_unsquared"),
+    ("r-plus", "moved the wrong way", "residual_update_sign"),
+    ("no-p-update", r"p_1 is still p_0", "direction_not_updated"),
+    ("steepest", r"steepest-descent step", "steepest_descent_direction"),
+    ("old-r", r"old residual r_0", "direction_from_old_residual"),
+    ("stop-on-change", "not on the change in x", "stop_on_step_size"),
+    ("recompute", "products with A", "extra_products"),
+]
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # some wrong CGs overflow, as they should
-@pytest.mark.parametrize("mistake, message", [
-    ("pTp", r"p\^T p where p\^T A p belongs"),
-    ("inverted", "upside down"),
-    ("cross", "about zero"),
-    ("norms", "squared"),
-    ("no-p-update", r"direction updated with the new residual"),
-    ("steepest", r"direction updated with the new residual"),
-    ("stop-on-change", "not on the change in x"),
-    ("recompute", "products with A"),
-])
-def test_check_cg_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
-        check_cg(lambda *a, **k: cg_student(*a, **k, mistake=mistake))
+@pytest.mark.parametrize("mistake, message, code", CG_MISTAKES)
+def test_check_cg_names_the_mistake(mistake, message, code):
+    expect_named(f"03.cg.{code}", check_cg, lambda *a, **k: cg_student(*a, **k, mistake=mistake),
+                 match=message)
+
+
+ASSERTED |= {f"03.cg.{code}" for _, _, code in CG_MISTAKES}
 
 
 def test_check_cg_catches_ignored_options_and_shortcuts():
@@ -240,16 +291,16 @@ def test_check_cg_catches_ignored_options_and_shortcuts():
     def three_values(A, b, x0=None, **kw):
         return cg_student(A, b, x0, **kw)[:3]
 
-    with pytest.raises(WrongAnswer, match="x0"):
-        check_cg(ignores_x0)
-    with pytest.raises(WrongAnswer, match="maxiter"):
-        check_cg(ignores_maxiter)
-    with pytest.raises(WrongAnswer, match="atol"):
-        check_cg(ignores_atol)
+    expect_named("03.cg.x0_ignored", check_cg, ignores_x0, match="x0")
+    expect_named("03.cg.maxiter_ignored", check_cg, ignores_maxiter, match="maxiter")
+    expect_named("03.cg.atol_ignored", check_cg, ignores_atol, match="atol")
     with pytest.raises(NotAllowedError):
         check_cg(uses_reference)
     with pytest.raises(WrongAnswer, match="tuple"):
         check_cg(three_values)
+
+
+ASSERTED |= {"03.cg.x0_ignored", "03.cg.maxiter_ignored", "03.cg.atol_ignored"}
 
 
 # ---------------------------------------------------------------- lanczos_from_cg
@@ -292,21 +343,59 @@ def test_check_lanczos_from_cg_accepts_both_sign_conventions(case, capsys):
     assert "\u2713 lanczos_from_cg" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda a, b: np.diag(1 / np.asarray(a)) + (T_loop(a, b) - np.diag(np.diag(T_loop(a, b)))),
-     r"1/alpha_k only"),
-    (lambda a, b: T_loop(a, b) + np.diag(np.asarray(b) / np.asarray(a))
-     - np.diag(np.concatenate([[0.0], np.asarray(b[: len(a) - 1]) / np.asarray(a[:-1])])),
-     "uses beta_k/alpha_k"),
-    (lambda a, b: with_off_diagonal(T_loop(a, b), b[: len(a) - 1] / a[:-1]), "square root"),
-    (lambda a, b: with_off_diagonal(T_loop(a, b), np.sqrt(b[: len(a) - 1]) / a[1:]), "wrong alpha"),
-    (T_unnormalised, "unnormalised residuals"),
-    (lambda a, b: T_loop(np.append(a, 1.0), np.append(b, 1.0)), "shape"),
-    (lambda a, b: T_loop(a, b) + 1e-3, "tridiagonal"),
-])
-def test_check_lanczos_from_cg_names_the_mistake(wrong, message):
-    with pytest.raises(WrongAnswer, match=message):
+def T_with_diagonal(a, b, extra):
+    """T_loop's off-diagonal with the diagonal 1/alpha_j + extra[j]."""
+    T = T_loop(a, b)
+    return T - np.diag(np.diag(T)) + np.diag(1 / np.asarray(a) + extra)
+
+
+def T_steps_not_inverted(alphas, betas):
+    # L D L^T with D = diag(alpha), the step lengths themselves.
+    k = len(alphas)
+    L = np.eye(k) - np.diag(np.sqrt(np.asarray(betas[: k - 1])), -1)
+    return L @ np.diag(alphas) @ L.T
+
+
+def T_in_place(alphas, betas):
+    a = np.asarray(alphas, dtype=float)
+    a **= -1                                     # the caller's alphas, when given an array
+    return T_loop(1 / a, betas)
+
+
+def T_all_betas(alphas, betas):
+    a, b = np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float)
+    return krylov_ref.tridiagonal(T_loop(a, b).diagonal(), np.sqrt(b) / a)
+
+
+T_MISTAKES = [
+    (lambda a, b: T_with_diagonal(a, b, 0.0), r"1/alpha_k only", "diagonal_missing_beta_term"),
+    (lambda a, b: T_with_diagonal(a, b, np.asarray(b) / np.asarray(a)), "uses beta_k/alpha_k",
+     "diagonal_index_shift"),
+    (lambda a, b: T_with_diagonal(a, b, np.concatenate([[0.0], np.sqrt(b[: len(a) - 1]) / a[:-1]])),
+     "square root belongs to the off-diagonal", "sqrt_on_diagonal"),
+    (T_steps_not_inverted, "alpha_k \\+ beta_\\{k-1\\} alpha_\\{k-1\\}", "step_lengths_not_inverted"),
+    (lambda a, b: with_off_diagonal(T_loop(a, b), b[: len(a) - 1] / a[:-1]), "square root",
+     "offdiagonal_no_sqrt"),
+    (lambda a, b: with_off_diagonal(T_loop(a, b), np.sqrt(b[: len(a) - 1]) / a[1:]), "wrong alpha",
+     "offdiagonal_wrong_alpha"),
+    (T_unnormalised, "unnormalised residuals", "unnormalised_residuals"),
+    (lambda a, b: np.triu(T_loop(a, b)) - np.tril(T_loop(a, b), -1), "one side only", "not_symmetric"),
+    (lambda a, b: T_loop(np.append(a, 1.0), np.append(b, 1.0)), "shape", "wrong_size"),
+    (T_all_betas, "last beta is not used", "all_betas_used"),
+    (T_in_place, "changed the caller's `alphas`", "input_modified"),
+    (lambda a, b: T_loop(a, b) + 1e-3, "tridiagonal", None),
+]
+
+
+@pytest.mark.parametrize("wrong, message, code", T_MISTAKES)
+def test_check_lanczos_from_cg_names_the_mistake(wrong, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failure:
         check_lanczos_from_cg(wrong)
+    assert len(failure.value._render_traceback_()) <= 12, str(failure.value)
+    assert codes_of(failure.value) == ((f"03.lanczos_from_cg.{code}",) if code else ())
+
+
+ASSERTED |= {f"03.lanczos_from_cg.{code}" for _, _, code in T_MISTAKES if code}
 
 
 def test_check_lanczos_from_cg_forbids_the_reference():
@@ -317,7 +406,8 @@ def test_check_lanczos_from_cg_forbids_the_reference():
 # ---------------------------------------------------------------- cg: defaults and edge cases
 
 def cg_variant(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, default=None,
-               test_at_bottom=False, strict=False, absolute=False, x_minus=False, in_place=False):
+               test_at_bottom=False, strict=False, absolute=False, x_minus=False, in_place=False,
+               from_r0=False, sum_tol=False, extra_iteration=False, no_r0=False, squared=False):
     """CG with one deliberate departure from the contract."""
     n = b.shape[0]
     if x0 is None:
@@ -326,12 +416,14 @@ def cg_variant(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, default=None
         x = x0 if in_place else np.array(x0, dtype=float)
     if maxiter is None:
         maxiter = 10 * n if default is None else default(n)
-    tol = max(rtol, atol) if absolute else max(rtol * np.linalg.norm(b), atol)
     r = b - A @ x
+    scale = np.linalg.norm(r) if from_r0 else np.linalg.norm(b)   # from_r0: relative to ||r_0||
+    tol = (max(rtol, atol) if absolute else rtol * scale + atol if sum_tol
+           else max(rtol * scale, atol))
     p = r.copy()
     rr = r @ r
     norms, alphas, betas = [np.sqrt(rr)], [], []
-    for _ in range(maxiter):
+    for _ in range(maxiter + 1 if extra_iteration else maxiter):
         if not test_at_bottom and (norms[-1] < tol if strict else norms[-1] <= tol):
             break
         q = A @ p
@@ -352,7 +444,9 @@ def cg_variant(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, default=None
         betas.append(beta)
         if test_at_bottom and norms[-1] <= tol:
             break
-    return x, norms, alphas, betas
+    if squared:
+        norms = [v ** 2 for v in norms]
+    return x, norms[1:] if no_r0 else norms, alphas, betas
 
 
 @pytest.mark.parametrize("case", CG_CASES)
@@ -361,21 +455,36 @@ def test_check_cg_accepts_the_contract_variant(case, capsys):
     assert "\u2713 cg" in capsys.readouterr().out
 
 
+CG_CONTRACT_MISTAKES = [
+    (dict(default=lambda n: 0), r"default maxiter=None.* took 0\.", "default_maxiter"),
+    (dict(default=lambda n: 9 * n), r"default maxiter=None.* 10 n = 80 iterations.* took 72\.",
+     "default_maxiter"),
+    (dict(default=lambda n: 11 * n), r"default maxiter=None.* took 88\.", "default_maxiter"),
+    (dict(default=lambda n: None), r"raised TypeError", None),
+    (dict(test_at_bottom=True), r"x0 equal to the solution.*NaN.*top of the loop", "test_after_step"),
+    (dict(strict=True), r"b = 0 .*keep equality", "strict_inequality"),
+    (dict(absolute=True), r"absolute", "absolute_tolerance"),
+    (dict(from_r0=True), r"relative to \|\|b\|\|, not to the initial residual",
+     "tolerance_relative_to_r0"),
+    (dict(sum_tol=True), r"the larger of the two, not their sum", "tolerance_sum"),
+    (dict(x_minus=True), r"x and the updated residual r no longer agree", "x_update_sign"),
+    (dict(in_place=True), r"changed the caller's `x0` in place", "input_modified"),
+    (dict(extra_iteration=True), r"maxiter=3.* 4 iterations", "maxiter_off_by_one"),
+    (dict(no_r0=True), r"should start with the initial \|\|r_0\|\|", "norms_without_r0"),
+    (dict(squared=True), r"not their squares", "squared_norms"),
+]
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 0/0 in the wrong variants
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(default=lambda n: 0), r"no iteration was taken|default maxiter=None.* took 0\."),
-    (dict(default=lambda n: 9 * n), r"default maxiter=None.* 10 n = 80 iterations.* took 72\."),
-    (dict(default=lambda n: 11 * n), r"default maxiter=None.* took 88\."),
-    (dict(default=lambda n: None), r"raised TypeError"),
-    (dict(test_at_bottom=True), r"x0 equal to the solution.*NaN.*top of the loop"),
-    (dict(strict=True), r"b = 0 .*keep equality"),
-    (dict(absolute=True), r"absolute"),
-    (dict(x_minus=True), r"x and the updated residual r no longer agree"),
-    (dict(in_place=True), r"changed the caller's `x0` in place"),
-])
-def test_check_cg_covers_defaults_and_edge_cases(kwargs, message):
-    with pytest.raises(WrongAnswer, match=message):
+@pytest.mark.parametrize("kwargs, message, code", CG_CONTRACT_MISTAKES)
+def test_check_cg_covers_defaults_and_edge_cases(kwargs, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failure:
         check_cg(lambda *a, **k: cg_variant(*a, **k, **kwargs))
+    assert len(failure.value._render_traceback_()) <= 12, str(failure.value)
+    assert codes_of(failure.value) == ((f"03.cg.{code}",) if code else ()), str(failure.value)
+
+
+ASSERTED |= {f"03.cg.{code}" for _, _, code in CG_CONTRACT_MISTAKES if code}
 
 
 def test_check_cg_says_absolute_on_every_graded_problem():
@@ -390,8 +499,11 @@ def test_check_conjugate_directions_refuses_an_in_place_x0():
             x0 += 0.0 * x0 + 1e-3
         return cd_student(A, b, x0)
 
-    with pytest.raises(WrongAnswer, match="changed the caller's `x0`"):
-        check_conjugate_directions(in_place)
+    expect_named("03.conjugate_directions.input_modified", check_conjugate_directions, in_place,
+                 match="changed the caller's `x0`")
+
+
+ASSERTED |= {"03.conjugate_directions.x0_ignored", "03.conjugate_directions.input_modified"}
 
 
 def test_check_lanczos_from_cg_takes_lists_as_cg_returns_them():
@@ -400,8 +512,11 @@ def test_check_lanczos_from_cg_takes_lists_as_cg_returns_them():
         k = alphas.size
         return T_loop(alphas, betas) if k else None
 
-    with pytest.raises(WrongAnswer, match=r"raised AttributeError"):
-        check_lanczos_from_cg(arrays_only)
+    expect_named("03.lanczos_from_cg.lists_not_converted", check_lanczos_from_cg, arrays_only,
+                 match=r"as Python lists.*AttributeError")
+
+
+ASSERTED |= {"03.lanczos_from_cg.lists_not_converted"}
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -419,3 +534,14 @@ def test_lesson03_messages_contain_no_code(check, wrong):
     message = str(info.value)
     for code in (" @ ", "np.", "<- r", "alpha = r", "beta_k = r", "p_k = r_k -"):
         assert code not in message, message
+
+
+# ---------------------------------------------------------------- the catalogue
+
+def test_every_catalogued_misconception_is_named_by_a_test_here():
+    """Each code of MISCONCEPTIONS is asserted above for a wrong implementation
+    written here: the checks recognise the mistake, not only the catalogue's
+    patch of the solution."""
+    assert ASSERTED == set(MISCONCEPTIONS)
+    for code, (description, section) in MISCONCEPTIONS.items():
+        assert code.startswith("03.") and description and "\n" not in description and section, code

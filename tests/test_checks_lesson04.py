@@ -9,9 +9,24 @@ import math
 import numpy as np
 import pytest
 
-from krylov_ref.checks import NotAllowedError, WrongAnswer
-from krylov_ref.checks.lesson04 import (check_anorm_error_estimate, check_chebyshev_bound,
-                                        check_iterations_needed)
+from krylov_ref.checks import NotAllowedError, WrongAnswer, codes_of
+from krylov_ref.checks.lesson04 import (MISCONCEPTIONS, check_anorm_error_estimate,
+                                        check_chebyshev_bound, check_iterations_needed)
+
+# Codes the tests below assert, collected to check that every catalogued
+# misconception is named by a wrong implementation written here (independently
+# of the catalogue's patches of the solution, which scripts/misconceptions.py grades).
+ASSERTED = set()
+
+
+def expect_named(codes, check, func, match):
+    """``check`` rejects ``func`` with a message matching ``match`` that names
+    exactly ``codes`` (a code, a tuple of codes, or None for none), in at most 12 lines."""
+    with pytest.raises(WrongAnswer, match=match) as failure:
+        check(func)
+    assert len(failure.value._render_traceback_()) <= 12, str(failure.value)
+    codes = (codes,) if isinstance(codes, str) else tuple(codes or ())
+    assert codes_of(failure.value) == codes, str(failure.value)
 
 
 # ---------------------------------------------------------------- chebyshev_bound
@@ -39,24 +54,34 @@ def _sd(kappa, k):
     return 2 * ((kappa - 1) / (kappa + 1)) ** k
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_sd, "kappa where sqrt\\(kappa\\) belongs"),
-    (lambda kappa, k: ((kappa - 1) / (kappa + 1)) ** k, "factor 2 is missing"),
-    (lambda kappa, k: bound_numpy(kappa, k) / 2, "factor 2 is missing"),
-    (lambda kappa, k: 2 * ((np.sqrt(kappa) + 1) / (np.sqrt(kappa) - 1)) ** k, "upside down"),
-    (lambda kappa, k: 1 / np.cosh(k * np.arccosh((kappa + 1) / (kappa - 1))), "exact Chebyshev min-max"),
-    (lambda kappa, k: bound_numpy(kappa, 2 * k), "not 2k"),
-    (lambda kappa, k: 1.0 if np.all(k == 0) else bound_numpy(kappa, k), "should be 2"),
+BOUND_MISTAKES = [
+    (_sd, "kappa where sqrt\\(kappa\\) belongs", "kappa_not_sqrt"),
+    (lambda kappa, k: ((kappa - 1) / (kappa + 1)) ** k, "factor 2 is missing", "steepest_descent_bound"),
+    (lambda kappa, k: bound_numpy(kappa, k) / 2, "factor 2 is missing", "missing_factor_2"),
+    (lambda kappa, k: 2 * ((np.sqrt(kappa) + 1) / (np.sqrt(kappa) - 1)) ** k, "upside down",
+     "rate_inverted"),
+    (lambda kappa, k: 2 * np.power(np.sqrt((kappa - 1) / (kappa + 1)), k), "covers the whole ratio",
+     "sqrt_misplaced"),
+    (lambda kappa, k: 1 / np.cosh(k * np.arccosh((kappa + 1) / (kappa - 1))), "exact Chebyshev min-max",
+     "exact_chebyshev"),
+    (lambda kappa, k: bound_numpy(kappa, 2 * k), "not 2k", "exponent_2k"),
+    (lambda kappa, k: np.clip(bound_numpy(kappa, k), 0.0, 1.0), "capped at 1", "capped_at_1"),
+    (lambda kappa, k: 1.0 if np.all(k == 0) else bound_numpy(kappa, k), "should be 2", "capped_at_1"),
     (lambda kappa, k: 2 * ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** k if k > 0 else 2.0,
-     "failed when k is an array"),
+     "failed when k is an array", "not_vectorised"),
     (lambda kappa, k: [bound_numpy(kappa, int(np.ravel(k)[0]))] * np.size(k)
-     if np.ndim(k) else bound_numpy(kappa, k), "array of k"),
+     if np.ndim(k) else bound_numpy(kappa, k), "array of k", None),
     (lambda kappa, k: bound_numpy(kappa, k).sum() if np.ndim(k) else bound_numpy(kappa, k),
-     "same shape"),
-])
-def test_check_chebyshev_bound_names_the_mistake(wrong, message):
-    with pytest.raises(WrongAnswer, match=message):
-        check_chebyshev_bound(wrong)
+     "same shape", None),
+]
+
+
+@pytest.mark.parametrize("wrong, message, code", BOUND_MISTAKES)
+def test_check_chebyshev_bound_names_the_mistake(wrong, message, code):
+    expect_named(code and f"04.chebyshev_bound.{code}", check_chebyshev_bound, wrong, message)
+
+
+ASSERTED |= {f"04.chebyshev_bound.{code}" for _, _, code in BOUND_MISTAKES if code}
 
 
 def test_check_chebyshev_bound_forbids_the_reference():
@@ -96,20 +121,51 @@ def _rho(kappa):
     return (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda kappa, rtol: int(np.floor(np.log(rtol / 2) / np.log(_rho(kappa)))), "rounded down"),
-    (lambda kappa, rtol: int(np.log(rtol / 2) / np.log(_rho(kappa))), "rounded down"),
-    (lambda kappa, rtol: needed_formula(kappa, rtol) + 1, "not the smallest"),
-    (lambda kappa, rtol: int(np.ceil(np.log(rtol) / np.log(_rho(kappa)))), "factor 2"),
-    (lambda kappa, rtol: int(np.ceil(np.log(rtol / 2) / np.log((kappa - 1) / (kappa + 1)))),
-     "steepest descent"),
-    (lambda kappa, rtol: int(np.ceil(np.log(rtol / 2) / np.log(_rho(kappa)))), "rtol >= 2"),
-    (lambda kappa, rtol: np.log(rtol / 2) / np.log(_rho(kappa)), "not a whole number"),
-    (lambda kappa, rtol: 10, "iterations_needed"),
-])
-def test_check_iterations_needed_names_the_mistake(wrong, message):
-    with pytest.raises(WrongAnswer, match=message):
-        check_iterations_needed(wrong)
+def _sd_rate(kappa):
+    return (kappa - 1) / (kappa + 1)
+
+
+def needed_loop_strict(kappa, rtol):
+    rho, k = _rho(kappa), 0
+    while 2 * rho ** k >= rtol:
+        k += 1
+    return k
+
+
+NEEDED_MISTAKES = [
+    (lambda kappa, rtol: int(np.floor(np.log(rtol / 2) / np.log(_rho(kappa)))), "rounded down",
+     "rounded_down"),
+    (lambda kappa, rtol: int(np.log(rtol / 2) / np.log(_rho(kappa))), "rounded down", "rounded_down"),
+    (lambda kappa, rtol: needed_formula(kappa, rtol) + 1, "not the smallest", "one_too_many"),
+    (lambda kappa, rtol: int(np.ceil(np.log(rtol) / np.log(_rho(kappa)))), "factor 2",
+     "missing_factor_2"),
+    (lambda kappa, rtol: int(np.floor(np.log(rtol) / np.log(_rho(kappa)))), "factor 2.*rounded down",
+     ("missing_factor_2", "rounded_down")),
+    (lambda kappa, rtol: math.ceil(math.log(2 * rtol) / math.log(_rho(kappa))), "wrong side",
+     "factor_2_wrong_side"),
+    (lambda kappa, rtol: int(np.ceil(np.log(rtol / 2) / np.log(_sd_rate(kappa)))),
+     "steepest descent", "kappa_not_sqrt"),
+    (lambda kappa, rtol: int(np.ceil(np.log(rtol) / np.log(_sd_rate(kappa)))),
+     "steepest descent.*factor 2", "steepest_descent_count"),
+    (lambda kappa, rtol: int(np.ceil(np.log(rtol / 2) / np.log(_rho(kappa)))), "rtol >= 2",
+     "negative_for_large_rtol"),
+    (needed_loop_strict, "allows equality", "strict_inequality"),
+    (lambda kappa, rtol: 0 if rtol > 1 else needed_loop(kappa, rtol), "rtol just below 2",
+     "zero_for_rtol_below_2"),
+    (lambda kappa, rtol: np.log(rtol / 2) / np.log(_rho(kappa)), "not a whole number", "not_rounded"),
+    (lambda kappa, rtol: 10, "iterations_needed", None),
+]
+
+
+@pytest.mark.parametrize("wrong, message, codes", NEEDED_MISTAKES)
+def test_check_iterations_needed_names_the_mistake(wrong, message, codes):
+    codes = (codes,) if isinstance(codes, str) else codes or ()
+    expect_named(tuple(f"04.iterations_needed.{c}" for c in codes), check_iterations_needed, wrong,
+                 message)
+
+
+ASSERTED |= {f"04.iterations_needed.{c}" for _, _, codes in NEEDED_MISTAKES
+             for c in ((codes,) if isinstance(codes, str) else codes or ())}
 
 
 def test_check_iterations_needed_forbids_the_reference():
@@ -155,25 +211,48 @@ def _terms(alphas, norms, m=None):
     return np.asarray(alphas) * np.asarray(norms[:m]) ** 2
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda a, r, d: estimate_loop(a, r, d) ** 2, "squares"),
-    (lambda a, r, d: estimate_loop(a, r[1:], d), r"r_\{j\+1\}"),
-    (lambda a, r, d: np.sqrt(np.convolve(_terms(a, r)[1:], np.ones(d), mode="valid")), "one step late"),
-    (lambda a, r, d: np.sqrt(np.convolve(_terms(a, r), np.ones(d + 1), mode="valid")), "d \\+ 1 terms"),
+def _incomplete_windows(alphas, norms, d):
+    terms = _terms(alphas, norms)
+    return np.sqrt(np.array([terms[k:k + d].sum() for k in range(len(terms))]))
+
+
+def _m_from_norms(alphas, norms, d):
+    m = len(norms) - 1                      # as if residual_norms always had m + 1 entries
+    terms = np.asarray(alphas[:m]) * np.asarray(norms[:m]) ** 2
+    return np.sqrt(np.convolve(terms, np.ones(d), mode="valid"))
+
+
+ESTIMATE_MISTAKES = [
+    (lambda a, r, d: estimate_loop(a, r, d) ** 2, "squares", "squares_returned"),
+    (lambda a, r, d: estimate_loop(a, r[1:], d), r"r_\{j\+1\}", "residual_index_shift"),
+    (lambda a, r, d: np.sqrt(np.convolve(_terms(a, r)[1:], np.ones(d), mode="valid")), "one step late",
+     "window_starts_late"),
+    (lambda a, r, d: np.sqrt(np.convolve(_terms(a, r), np.ones(d + 1), mode="valid")), "d \\+ 1 terms",
+     "window_too_long"),
     (lambda a, r, d: np.sqrt(np.convolve(_terms(a, r), np.ones(max(d - 1, 1)), mode="valid")),
-     "d - 1 terms"),
+     "d - 1 terms", "window_too_short"),
     (lambda a, r, d: np.sqrt(np.convolve(np.asarray(r[:len(a)]) ** 2, np.ones(d), mode="valid")),
-     "alpha_j are missing"),
+     "alpha_j are missing", "alpha_missing"),
     (lambda a, r, d: np.sqrt(np.convolve(np.asarray(a) * r[:len(a)], np.ones(d), mode="valid")),
-     "should be squared"),
-    (lambda a, r, d: np.sqrt(np.cumsum(_terms(a, r)[::-1])[::-1][: len(a) - d + 1]), "to the end"),
-    (lambda a, r, d: estimate_loop(a, r, d)[:-1], "off-by-one in the range"),
-    (lambda a, r, d: _forward_cumsum(a, r, d), "cancel"),
-    (lambda a, r, d: estimate_loop(a, r, d)[0], "1-D array"),
-])
-def test_check_anorm_error_estimate_names_the_mistake(wrong, message):
-    with pytest.raises(WrongAnswer, match=message):
-        check_anorm_error_estimate(wrong)
+     "should be squared", "norms_unsquared"),
+    (lambda a, r, d: np.sqrt(np.convolve(_terms(a, r), np.ones(d) / d, mode="valid")), "averaged",
+     "window_mean"),
+    (lambda a, r, d: np.sqrt(np.cumsum(_terms(a, r)[::-1])[::-1][: len(a) - d + 1]), "to the end",
+     "sum_to_end"),
+    (lambda a, r, d: estimate_loop(a, r, d)[:-1], "off-by-one in the range", "one_estimate_short"),
+    (_incomplete_windows, "sum fewer than d terms", "incomplete_windows"),
+    (lambda a, r, d: _forward_cumsum(a, r, d), "cancel", "cumsum_cancellation"),
+    (_m_from_norms, "the number of steps m is len\\(alphas\\)", "m_from_residual_norms"),
+    (lambda a, r, d: estimate_loop(a, r, d)[0], "1-D array", None),
+]
+
+
+@pytest.mark.parametrize("wrong, message, code", ESTIMATE_MISTAKES)
+def test_check_anorm_error_estimate_names_the_mistake(wrong, message, code):
+    expect_named(code and f"04.anorm_error_estimate.{code}", check_anorm_error_estimate, wrong, message)
+
+
+ASSERTED |= {f"04.anorm_error_estimate.{code}" for _, _, code in ESTIMATE_MISTAKES if code}
 
 
 def _forward_cumsum(alphas, norms, d):
@@ -189,8 +268,8 @@ def test_check_anorm_error_estimate_needs_only_len_alphas_residual_norms():
         last = norms[m]
         return estimate_loop(alphas, norms, d) * (1 + 0 * last)
 
-    with pytest.raises(WrongAnswer, match="exactly len\\(alphas\\) entries"):
-        check_anorm_error_estimate(uses_extra_entry)
+    expect_named("04.anorm_error_estimate.m_from_residual_norms", check_anorm_error_estimate,
+                 uses_extra_entry, "exactly len\\(alphas\\) entries")
 
 
 def test_check_anorm_error_estimate_forbids_the_reference():
@@ -219,15 +298,22 @@ def needed_numpy_int(kappa, rtol):
     return np.int64(needed_loop(kappa, rtol))
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (needed_float, r"returned \d+ as float; the contract asks for an int"),
-    (lambda kappa, rtol: np.float64(needed_loop(kappa, rtol)), r"as float64; the contract asks for an int"),
-    (needed_early_return_at_3, r"iterations_needed\(50, 2.9\) returned -1: when rtol >= 2"),
-    (lambda kappa, rtol: needed_loop(kappa, rtol) if rtol < 2 else 1, r"rtol >= 2 the bound at k = 0"),
+@pytest.mark.parametrize("wrong, message, code", [
+    (needed_float, r"returned \d+ as float; the contract asks for an int", "float_not_int"),
+    (lambda kappa, rtol: np.float64(needed_loop(kappa, rtol)), r"as float64; the contract asks for an int",
+     "float_not_int"),
+    (needed_early_return_at_3, r"iterations_needed\(50, 2.9\) returned -1: when rtol >= 2",
+     "negative_for_large_rtol"),
+    (lambda kappa, rtol: needed_loop(kappa, rtol) if rtol < 2 else 1, r"allows equality",
+     "strict_inequality"),
+    (lambda kappa, rtol: needed_loop(kappa, rtol) if rtol <= 2 else 1, r"rtol >= 2 the bound at k = 0",
+     None),
 ])
-def test_check_iterations_needed_checks_the_type_and_rtol_near_2(wrong, message):
-    with pytest.raises(WrongAnswer, match=message):
-        check_iterations_needed(wrong)
+def test_check_iterations_needed_checks_the_type_and_rtol_near_2(wrong, message, code):
+    expect_named(code and f"04.iterations_needed.{code}", check_iterations_needed, wrong, message)
+
+
+ASSERTED |= {"04.iterations_needed.float_not_int"}
 
 
 def test_check_iterations_needed_accepts_numpy_integers(capsys):
@@ -247,7 +333,21 @@ def test_check_anorm_error_estimate_takes_lists_and_leaves_inputs_alone():
         terms = a * r[: a.size]
         return np.sqrt(np.array([terms[k:k + d].sum() for k in range(a.size - d + 1)]))
 
-    with pytest.raises(WrongAnswer, match="raised AttributeError"):
-        check_anorm_error_estimate(arrays_only)
-    with pytest.raises(WrongAnswer, match="changed the caller's alphas or residual_norms"):
-        check_anorm_error_estimate(squares_in_place)
+    expect_named("04.anorm_error_estimate.lists_not_converted", check_anorm_error_estimate,
+                 arrays_only, "as Python lists.*AttributeError")
+    expect_named("04.anorm_error_estimate.input_modified", check_anorm_error_estimate,
+                 squares_in_place, "changed the caller's alphas or residual_norms")
+
+
+ASSERTED |= {"04.anorm_error_estimate.lists_not_converted", "04.anorm_error_estimate.input_modified"}
+
+
+# ---------------------------------------------------------------- the catalogue
+
+def test_every_catalogued_misconception_is_named_by_a_test_here():
+    """Each code of MISCONCEPTIONS is asserted above for a wrong implementation
+    written here: the checks recognise the mistake, not only the catalogue's
+    patch of the solution."""
+    assert ASSERTED == set(MISCONCEPTIONS)
+    for code, (description, section) in MISCONCEPTIONS.items():
+        assert code.startswith("04.") and description and "\n" not in description and section, code

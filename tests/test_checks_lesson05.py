@@ -15,8 +15,8 @@ import scipy.sparse.linalg as sla
 
 import krylov_ref
 from krylov_ref import precond
-from krylov_ref.checks import NotAllowedError, WrongAnswer, use_own
-from krylov_ref.checks.lesson05 import (KERSHAW, ZERO_PIVOT, check_ichol0,
+from krylov_ref.checks import NotAllowedError, WrongAnswer, codes_of, use_own
+from krylov_ref.checks.lesson05 import (KERSHAW, MISCONCEPTIONS, ZERO_PIVOT, check_ichol0,
                                         check_jacobi_preconditioner, check_pcg,
                                         check_ssor_preconditioner)
 from krylov_ref.problems import poisson2d
@@ -43,16 +43,20 @@ def pcg_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, mis
     tol = max(rtol * np.linalg.norm(b), atol)
     if mistake == "sum tol":
         tol = rtol * np.linalg.norm(b) + atol
+    elif mistake == "absolute tol":
+        tol = max(rtol, atol)
+    elif mistake == "r0 tol":
+        tol = max(rtol * np.linalg.norm(b - A @ x), atol)
 
     def apply(r):
-        if M is None or mistake == "no M":
+        if (M is None and mistake != "M None") or mistake == "no M":
             return r.copy()
         return M(r) if mistake == "call M" else M @ r
 
     r = b - A @ x
     z = apply(r)
     p = r.copy() if mistake == "p from r" else z.copy()
-    rz = r @ z
+    rz = r @ r if mistake == "rr throughout" else r @ z
 
     def norm(r, z):
         if mistake == "norm z":
@@ -62,14 +66,25 @@ def pcg_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, mis
         return np.linalg.norm(r)
 
     norms = [norm(r, z)]
-    for _ in range(maxiter):
-        if (norms[-1] < tol) if mistake == "strict" else (norms[-1] <= tol):
+
+    def converged():
+        return (norms[-1] < tol) if mistake == "strict" else (norms[-1] <= tol)
+
+    for _ in range(maxiter + 1 if mistake == "maxiter + 1" else maxiter):
+        if mistake != "test after" and converged():
             break
         q = A @ p
         alpha = (r @ r) / (p @ q) if mistake == "alpha rr" else rz / (p @ q)
-        x += alpha * p                      # in place: the "mutate x0" mistake relies on it
+        if mistake == "A p twice":
+            alpha = rz / (p @ (A @ p))
+        if mistake == "x sign":
+            x -= alpha * p
+        else:
+            x += alpha * p                  # in place: the "mutate x0" mistake relies on it
         if mistake == "recompute r":
             r = b - A @ x
+        elif mistake == "r sign":
+            r = r + alpha * q
         else:
             r = r - alpha * q
         z_old = z
@@ -77,16 +92,22 @@ def pcg_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, mis
             z = apply(r)
         if mistake == "M twice":
             z = apply(r)
+        rz_new = r @ r if mistake == "rr throughout" else r @ z
         if mistake == "beta rr":
             beta = (r @ r) / (norms[-1] ** 2)
+        elif mistake == "beta inverted":
+            beta = rz / rz_new
         elif variant == "polak-ribiere":
             beta = (r @ (z - z_old)) / rz  # equal to r_new^T z_new / r^T z in exact arithmetic
         else:
-            beta = (r @ z) / rz
-        rz = r @ z
-        p = (r if mistake == "p from r" else z) + beta * p
+            beta = rz_new / rz
+        if mistake != "rz stale":
+            rz = rz_new
+        p = (r if mistake in ("p from r", "p update from r") else z) + beta * p
         norms.append(norm(r, z))
-    return x, norms
+        if mistake == "test after" and converged():
+            break
+    return x, norms[1:] if mistake == "no r0" else norms
 
 
 def pcg_inplace(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None):
@@ -124,26 +145,43 @@ def test_check_pcg_accepts_correct_solutions(case, capsys):
     assert "\u2713 pcg" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("no M", "preconditioner is not used"),
-    ("alpha rr", "alpha uses r\\^T r"),
-    ("beta rr", "beta uses r\\^T r"),
-    ("p from r", "directions are built from r"),
-    ("z once", "computed once"),
-    ("norm z", "\\|\\|M r_0\\|\\|"),
-    ("norm rz", "sqrt\\(r_0\\^T M r_0\\)"),
-    ("mutate x0", "changed the caller's x0"),
-    ("ignore x0", "start from x0"),
-    ("maxiter n", "maxiter defaults to 10 n"),
-    ("strict", "use <= in the stopping test"),
-    ("recompute r", "products with A"),
-    ("M twice", "applied M"),
-    ("call M", "apply the preconditioner as M @ r"),
-    ("sum tol", "the larger of the two, not their sum"),
-])
-def test_check_pcg_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+PCG_MISTAKES = [  # (the student's mistake, what the message says, its code)
+    ("no M", "preconditioner is not used", "no_preconditioner"),
+    ("alpha rr", "alpha uses r\\^T r", "alpha_from_r"),
+    ("beta rr", "beta uses r\\^T r", "beta_from_r"),
+    ("rr throughout", "alpha and beta both use r\\^T r", "inner_products_from_r"),
+    ("p from r", "directions are built from r", "p_from_r"),
+    ("p update from r", "directions are updated from r", "p_from_r"),
+    ("z once", "computed once", "z_not_updated"),
+    ("rz stale", "keeps its first value", "rz_not_updated"),
+    ("beta inverted", "old r\\^T z over the new one", "beta_inverted"),
+    ("r sign", "residual is updated with the wrong sign", "residual_update_sign"),
+    ("x sign", "x is minus the PCG iterate", "x_update_sign"),
+    ("norm z", "\\|\\|M r_0\\|\\|", "norm_of_z"),
+    ("norm rz", "sqrt\\(r_0\\^T M r_0\\)", "norm_rz"),
+    ("no r0", "residual_norms\\[0\\] is \\|\\|r_1\\|\\|", "no_initial_norm"),
+    ("mutate x0", "changed the caller's x0", "modifies_x0"),
+    ("ignore x0", "start from \\(a copy of\\) x0", "ignores_x0"),
+    ("M None", "with M=None .* raises", "M_none_unhandled"),
+    ("call M", "apply the preconditioner as M @ r", "M_called"),
+    ("absolute tol", "leaves out \\|\\|b\\|\\|", "tol_absolute"),
+    ("r0 tol", "relative to \\|\\|r_0\\|\\|", "tol_relative_r0"),
+    ("sum tol", "the larger of the two, not their sum", "tol_sum"),
+    ("strict", "use <= in the stopping test", "strict_stop"),
+    ("test after", "Test before each iteration", "test_after_step"),
+    ("maxiter n", "maxiter defaults to 10 n", "maxiter_default"),
+    ("maxiter + 1", "should have 4 entries", "maxiter_off_by_one"),
+    ("recompute r", "instead of recomputing b - A x", "recomputes_residual"),
+    ("A p twice", "computing A @ p twice", "extra_A_products"),
+    ("M twice", "applied M", "extra_M_applications"),
+]
+
+
+@pytest.mark.parametrize("mistake, message, code", PCG_MISTAKES)
+def test_check_pcg_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failed:
         check_pcg(lambda A, b, x0=None, **kw: pcg_student(A, b, x0, mistake=mistake, **kw))
+    assert codes_of(failed.value) == (f"05.pcg.{code}",)
 
 
 def test_check_pcg_refuses_shortcuts_and_bad_outputs():
@@ -175,8 +213,36 @@ def test_check_pcg_wants_the_documented_defaults(defaults):
                 kw[key] = value
         return pcg_student(A, b, x0, maxiter=maxiter, M=M, **kw)
 
-    with pytest.raises(WrongAnswer, match="the defaults are rtol=1e-5, atol=0.0"):
+    with pytest.raises(WrongAnswer, match="the defaults are rtol=1e-5, atol=0.0") as failed:
         check_pcg(other_defaults)
+    assert codes_of(failed.value) == ("05.pcg.default_tolerances",)
+
+
+def test_check_pcg_names_no_mistake_it_cannot_tell():
+    """Failures that look like a named mistake but are not one get no code."""
+    def divides_by_norm_b(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None):
+        # A relative test ||r|| / ||b|| <= ...: 0 / 0 with b = 0, but right for every b != 0.
+        n = b.shape[0]
+        x = np.zeros(n) if x0 is None else np.array(x0, dtype=float)
+        r = b - A @ x
+        z = r if M is None else M @ r
+        p, rz, norms = z.copy(), r @ z, [np.linalg.norm(r)]
+        for _ in range(10 * n if maxiter is None else maxiter):
+            if norms[-1] / np.linalg.norm(b) <= max(rtol, atol / np.linalg.norm(b)):
+                break
+            q = A @ p
+            alpha = rz / (p @ q)
+            x, r = x + alpha * p, r - alpha * q
+            z = r if M is None else M @ r
+            rz, rz_old = r @ z, rz
+            p = z + (rz / rz_old) * p
+            norms.append(np.linalg.norm(r))
+        return x, norms
+
+    with pytest.raises(WrongAnswer, match="without dividing by") as failed, \
+            np.errstate(invalid="ignore", divide="ignore"):
+        check_pcg(divides_by_norm_b)
+    assert codes_of(failed.value) == ()
 
 
 def test_check_pcg_catches_stopping_early_and_a_wrong_last_norm():
@@ -199,14 +265,18 @@ def test_check_pcg_catches_stopping_early_and_a_wrong_last_norm():
 def jacobi_student(A, mistake=None):
     A_s = sp.csr_array(A)
     d = A_s.diagonal()
+    if mistake == "dense only":
+        d = np.diag(A)                      # fails for a sparse A
+    elif mistake == "sparse only":
+        d = A.tocsr().diagonal()            # fails for a dense A
     if mistake == "mutate":
         if sp.issparse(A):
             A.setdiag(1.0)
         else:
             np.fill_diagonal(A, 1.0)
     if mistake != "no check" and np.any(d == 0):
-        raise ValueError("zero on the diagonal" + ("" if mistake == "no index" else
-                                                   f" at {np.flatnonzero(d == 0)}"))
+        where = np.flatnonzero(d == 0) + (1 if mistake == "one-based" else 0)
+        raise ValueError("zero on the diagonal" + ("" if mistake == "no index" else f" at {where}"))
     if mistake == "times":
         return sp.diags_array(d)
     if mistake == "sqrt":
@@ -217,6 +287,11 @@ def jacobi_student(A, mistake=None):
         return np.diag(1 / d)
     if mistake == "vector":
         return 1 / d
+    if mistake == "in place":
+        def divide(r):
+            r /= d
+            return r
+        return sla.LinearOperator(A.shape, matvec=divide, dtype=float)
     return sp.diags_array(1 / d)
 
 
@@ -243,19 +318,29 @@ def test_check_jacobi_accepts_correct_solutions(case, capsys):
     assert "\u2713 jacobi_preconditioner" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("times", "multiplies r by the diagonal"),
-    ("sqrt", "sqrt\\(diag\\(A\\)\\)"),
-    ("row sums", "row sums"),
-    ("dense", "dense .* matrix"),
-    ("vector", "single number"),
-    ("no check", "should raise ValueError"),
-    ("no index", "say which diagonal entry is zero"),
-    ("mutate", "changed the matrix A"),
-])
-def test_check_jacobi_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+JACOBI_MISTAKES = [  # (the student's mistake, what the message says, its code)
+    ("times", "multiplies r by the diagonal", "multiplies_by_diagonal"),
+    ("sqrt", "sqrt\\(diag\\(A\\)\\)", "sqrt_diagonal"),
+    ("row sums", "row sums", "row_sums"),
+    ("dense", "dense .* matrix", "dense_matrix"),
+    ("vector", "single number", "returns_vector"),
+    ("no check", "should raise ValueError", "no_zero_check"),
+    ("no index", "say which diagonal entry is zero", "zero_index_not_named"),
+    ("one-based", "indices start at 0", "index_one_based"),
+    ("in place", "changed r in place", "modifies_r"),
+    ("dense only", "when A is a scipy.sparse matrix, and works for the same A made dense",
+     "dense_only"),
+    ("sparse only", "when A is a dense array, and works for the same A made sparse",
+     "sparse_only"),
+    ("mutate", "changed the matrix A", None),
+]
+
+
+@pytest.mark.parametrize("mistake, message, code", JACOBI_MISTAKES)
+def test_check_jacobi_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failed:
         check_jacobi_preconditioner(lambda A: jacobi_student(A, mistake))
+    assert codes_of(failed.value) == ((f"05.jacobi_preconditioner.{code}",) if code else ())
 
 
 def test_check_jacobi_wants_vectors_back_and_refuses_the_library():
@@ -277,15 +362,30 @@ def test_check_jacobi_wants_vectors_back_and_refuses_the_library():
 # ---------------------------------------------------------------- ssor
 
 def ssor_student(A, omega=1.0, mistake=None):
-    if mistake != "no check" and not 0 < omega < 2:
+    if mistake == "endpoints" and not 0 <= omega <= 2:
+        raise ValueError("omega must be in [0, 2]")
+    if mistake not in ("no check", "endpoints") and not 0 < omega < 2:
         raise ValueError("omega must be in (0, 2)")
+    if mistake == "sparse only":
+        A = A.tocsr()                       # fails for a dense A
+    elif mistake == "dense only":
+        np.diag(A)                          # fails for a sparse A
     A = sp.csr_array(A)
     d = A.diagonal()
     D = sp.diags_array(d)
-    w = 1.0 if mistake == "omega ignored" else omega
-    lower = sp.csr_array(D + w * sp.tril(A, k=-1))
-    upper = sp.csr_array(D + w * sp.triu(A, k=1))
+    w = 1.0 if mistake in ("omega ignored", "plain omega") else omega
+    k = 0 if mistake == "diagonal twice" else 1
+    lower = sp.csr_array(D + w * sp.tril(A, k=-k))
+    upper = sp.csr_array(D + w * sp.triu(A, k=k))
+    if mistake == "mixed form":
+        lower = sp.csr_array(D / omega + sp.tril(A, k=-1))
+        upper = sp.csr_array(D / omega + sp.triu(A, k=1))
+    elif mistake == "upper from lower":
+        upper = sp.csr_array(lower.T)
     c = 1.0 if mistake in ("no factor", "omega ignored") else omega * (2 - omega)
+    if mistake == "applies M":
+        return sla.LinearOperator(A.shape, matvec=lambda r: lower @ ((upper @ r) / d) / c,
+                                  dtype=float)
     if mistake == "explicit":
         inverse = c * spsolve_both(upper, lower, d, np.eye(A.shape[0]))
         return sla.LinearOperator(A.shape, matvec=lambda r: inverse @ r, dtype=float)
@@ -362,21 +462,51 @@ def test_check_ssor_accepts_correct_solutions(case, capsys):
     assert "\u2713 ssor_preconditioner" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("no factor", "omega \\(2 - omega\\) is missing"),
-    ("no D", "diagonal scaling between the two sweeps is missing"),
-    ("D inverse", "not by D\\^\\{-1\\}"),
-    ("swapped", "wrong order"),
-    ("forward only", "one triangular solve"),
-    ("omega ignored", "omega is ignored"),
-    ("three solves", "exactly two"),
-    ("no check", "should raise ValueError"),
-    ("explicit", "no triangular solve"),
-    ("dense", "explicit inverse"),
-])
-def test_check_ssor_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+SSOR_MISTAKES = [  # (the student's mistake, what the message says, its code)
+    ("no factor", "omega \\(2 - omega\\) is missing", "missing_factor"),
+    ("no D", "diagonal scaling between the two sweeps is missing", "missing_D"),
+    ("D inverse", "not by D\\^\\{-1\\}", "D_inverse"),
+    ("swapped", "wrong order", "sweeps_swapped"),
+    ("omega ignored", "omega is ignored", "omega_ignored"),
+    ("plain omega", "omega multiplies the off-diagonal parts", "omega_not_in_triangles"),
+    ("mixed form", "omega\\^2 times too large", "omega_form_mixed"),
+    ("diagonal twice", "the diagonal twice", "diagonal_counted_twice"),
+    ("upper from lower", "transpose of the forward one", "upper_from_lower"),
+    ("forward only", "one triangular solve", "single_sweep"),
+    ("applies M", "multiplies r by M_SSOR", "applies_M"),
+    ("explicit", "no triangular solve", "explicit_inverse"),
+    ("dense", "explicit inverse", "returns_matrix"),
+    ("no check", "should raise ValueError", "omega_not_checked"),
+    ("endpoints", "the interval is open", "omega_endpoints_allowed"),
+    ("sparse only", "when A is a dense array", "sparse_only"),
+    ("dense only", "when A is a scipy.sparse matrix", "dense_only"),
+    ("three solves", "exactly two", None),
+]
+
+
+@pytest.mark.parametrize("mistake, message, code", SSOR_MISTAKES)
+def test_check_ssor_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failed:
         check_ssor_preconditioner(lambda A, omega=1.0: ssor_student(A, omega, mistake))
+    assert codes_of(failed.value) == ((f"05.ssor_preconditioner.{code}",) if code else ())
+
+
+def test_check_ssor_names_a_missing_upper_bound_on_omega_for_what_it_is():
+    def lower_bound_only(A, omega=1.0):
+        if omega <= 0:
+            raise ValueError(f"omega = {omega} <= 0")
+        return ssor_student(A, omega, "no check")
+
+    # Not the closed interval [0, 2] (omega_endpoints_allowed): 2.5 is accepted too.
+    with pytest.raises(WrongAnswer, match="omega = 2 is outside") as failed:
+        check_ssor_preconditioner(lower_bound_only)
+    assert codes_of(failed.value) == ()
+
+
+def test_check_ssor_wants_the_default_omega_of_one():
+    with pytest.raises(WrongAnswer, match="the default is omega=1.0") as failed:
+        check_ssor_preconditioner(lambda A, omega=1.5: ssor_student(A, omega))
+    assert codes_of(failed.value) == ("05.ssor_preconditioner.default_omega",)
 
 
 @pytest.mark.parametrize("mistake", ["np.inv", "spsolve"])
@@ -447,10 +577,17 @@ def ichol0_student(A, mistake=None):
     for k in range(n):
         if mistake != "no check" and L[k, k] <= 0:
             raise ValueError(f"pivot {L[k, k]} <= 0 at column {k}")
-        L[k, k] = np.sqrt(L[k, k])
         rows = k + 1 + np.flatnonzero(pattern[k + 1:, k])
-        L[rows, k] /= L[k, k]
-        for j in rows:
+        if mistake == "divide before sqrt":
+            L[rows, k] /= L[k, k]
+        if mistake != "sqrt never":
+            L[k, k] = np.sqrt(L[k, k])
+        if mistake != "divide before sqrt":
+            L[rows, k] /= L[k, k]
+        for j in rows if mistake != "no updates" else ():
+            if mistake == "diagonal only":
+                L[j, j] -= L[j, k] ** 2
+                continue
             i = rows[rows >= j]
             if mistake != "fill":
                 i = i[pattern[i, j]]
@@ -463,6 +600,8 @@ def ichol0_student(A, mistake=None):
         return sp.csr_array(L / np.diag(L))
     if mistake == "no sqrt":
         L[np.diag_indices(n)] **= 2
+    if mistake == "product":
+        return sp.csr_array(L @ L.T)
     return sp.csr_array(L)
 
 
@@ -490,19 +629,28 @@ def test_check_ichol0_accepts_correct_solutions(case, capsys):
     assert "\u2713 ichol0" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("complete", "complete Cholesky factor, with fill-in"),
-    ("drop after", "cut off afterwards"),
-    ("fill", "allows no fill-in"),
-    ("upper", "upper triangular factor"),
-    ("unit", "unit diagonal"),
-    ("no sqrt", "square root"),
-    ("no check", "pivot that is not positive"),
-    ("mutate", "changed the matrix A"),
-])
-def test_check_ichol0_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+IC_MISTAKES = [  # (the student's mistake, what the message says, its code)
+    ("complete", "complete Cholesky factor, with fill-in", "complete_cholesky"),
+    ("drop after", "cut off afterwards", "fill_dropped_afterwards"),
+    ("fill", "allows no fill-in", "fill_in"),
+    ("diagonal only", "only the pivots L_jj receive the updates", "diagonal_updates_only"),
+    ("no updates", "never subtracted", "no_updates"),
+    ("upper", "upper triangular factor", "upper_factor"),
+    ("product", "returned the product M = L L\\^T", "returns_product"),
+    ("unit", "unit diagonal", "unit_diagonal"),
+    ("no sqrt", "square root", "no_sqrt"),
+    ("sqrt never", "square root", "no_sqrt"),
+    ("divide before sqrt", "divided by the pivot before its square root", "divide_before_sqrt"),
+    ("no check", "IC\\(0\\) breaks down .* returned a factor", "no_breakdown_check"),
+    ("mutate", "changed the matrix A", None),
+]
+
+
+@pytest.mark.parametrize("mistake, message, code", IC_MISTAKES)
+def test_check_ichol0_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failed, np.errstate(invalid="ignore"):
         check_ichol0(lambda A: ichol0_student(A, mistake))
+    assert codes_of(failed.value) == ((f"05.ichol0.{code}",) if code else ())
 
 
 def test_check_ichol0_refuses_cholesky_and_the_reference():
@@ -537,11 +685,13 @@ def ichol0_refusing(A, refuse):
 
 def test_check_ichol0_wants_zero_and_negative_pivots_refused():
     # Refuses a zero pivot but takes the square root of a negative one.
-    with pytest.raises(WrongAnswer, match="Kershaw"), np.errstate(invalid="ignore"):
+    with pytest.raises(WrongAnswer, match="Kershaw") as failed, np.errstate(invalid="ignore"):
         check_ichol0(lambda A: ichol0_refusing(A, lambda pivot: pivot == 0))
+    assert codes_of(failed.value) == ("05.ichol0.negative_pivot_allowed",)
     # Refuses a negative pivot, but not a zero one (`<` where `<=` is needed).
-    with pytest.raises(WrongAnswer, match="zero included"):
+    with pytest.raises(WrongAnswer, match="zero included") as failed:
         check_ichol0(lambda A: ichol0_refusing(A, lambda pivot: pivot < 0))
+    assert codes_of(failed.value) == ("05.ichol0.zero_pivot_allowed",)
     check_ichol0(lambda A: ichol0_refusing(A, lambda pivot: pivot <= 0))
 
 
@@ -553,6 +703,24 @@ def test_the_breakdown_examples_are_spd_and_break_ic0(A, pivot):
     # ... and yet IC(0) meets a pivot that is not positive, in its last column.
     with pytest.raises(ValueError, match=f"pivot {pivot} at column 3 is not positive"):
         precond.ichol0(A)
+
+
+# ---------------------------------------------------------------- the catalogue
+
+def test_every_catalogued_misconception_is_named_by_a_test_here():
+    """Each code of MISCONCEPTIONS is the one a test above asserts for a wrong
+    implementation of its own (not the catalogue's patches of the solution, which
+    ``scripts/misconceptions.py`` grades): the checks name every entry."""
+    asserted = {f"05.{exercise}.{code}" for exercise, table in [
+        ("pcg", PCG_MISTAKES), ("jacobi_preconditioner", JACOBI_MISTAKES),
+        ("ssor_preconditioner", SSOR_MISTAKES), ("ichol0", IC_MISTAKES)]
+        for _, _, code in table if code}
+    # Asserted in their own tests above.
+    asserted |= {"05.pcg.default_tolerances", "05.ssor_preconditioner.default_omega",
+                 "05.ichol0.zero_pivot_allowed", "05.ichol0.negative_pivot_allowed"}
+    assert asserted == set(MISCONCEPTIONS)
+    for code, (description, section) in MISCONCEPTIONS.items():
+        assert description and "\n" not in description and section, code
 
 
 # ---------------------------------------------------------------- use_own

@@ -14,7 +14,7 @@ import scipy.sparse.linalg as sla
 from scipy.linalg import solve_triangular
 
 import krylov_ref
-from krylov_ref.checks import NotAllowedError, WrongAnswer
+from krylov_ref.checks import NotAllowedError, WrongAnswer, codes_of
 from krylov_ref.checks.lesson06 import check_givens_rotation, check_givens_update, check_gmres
 
 LESSON = "06_gmres"
@@ -30,10 +30,17 @@ GMRES_CASES = [{}, dict(m=10, peclet=100.0, restart=5, seed=7),
 def rotation_student(a, b, mistake=None):
     if mistake == "sqrt":
         r = np.sqrt(np.float64(a) ** 2 + np.float64(b) ** 2)
+    elif mistake == "python-sqrt":        # Python floats: 3e200 ** 2 raises OverflowError
+        r = (a**2 + b**2) ** 0.5
+    elif mistake == "python-zero-case":   # Python floats: 0.0 / 0.0 raises ZeroDivisionError
+        r = float(np.hypot(a, b))
+        return a / r, b / r
     else:
         r = np.hypot(a, b)
     if mistake == "no-zero-case":
         return a / r, b / r
+    if mistake == "unsigned-for-a0" and a == 0:
+        return 0.0, 1.0
     if r == 0.0:
         return 1.0, 0.0
     c, s = a / r, b / r
@@ -68,20 +75,24 @@ def test_check_givens_rotation_accepts_correct_solutions(case, capsys):
     assert "\u2713 givens_rotation" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("swapped", "swapped"),
-    ("sign", "wrong sign"),
-    ("lapack", r"r = hypot\(a, b\) >= 0"),
-    ("unnormalised", "not 1"),
-    ("sqrt", "hypot"),
-    ("no-zero-case", "a = b = 0"),
-    ("identity-for-b0", "a < 0"),
-    ("triple", r"tuple \(c, s\)"),
+@pytest.mark.parametrize("mistake, message, code", [
+    ("swapped", "swapped", "swapped"),
+    ("sign", "wrong sign", "s_sign"),
+    ("lapack", r"r = hypot\(a, b\) >= 0", "negative_r"),
+    ("unnormalised", "not 1", "not_normalised"),
+    ("sqrt", "hypot", "overflow"),
+    ("python-sqrt", "overflows", "overflow"),
+    ("no-zero-case", "a = b = 0", "zero_pair"),
+    ("python-zero-case", "divides by r = 0", "zero_pair"),
+    ("identity-for-b0", "a < 0", "b_zero_identity"),
+    ("unsigned-for-a0", "s = sign", "a_zero_unsigned"),
+    ("triple", r"3 values", "returns_r"),
 ])
-def test_check_givens_rotation_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+def test_check_givens_rotation_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failure:
         with np.errstate(all="ignore"):
             check_givens_rotation(lambda a, b: rotation_student(a, b, mistake))
+    assert codes_of(failure.value) == (f"06.givens_rotation.{code}",)
 
 
 def test_check_givens_rotation_refuses_library_rotations():
@@ -97,19 +108,31 @@ def update_student(h, cs, sn, g, *, mistake=None, rotation=rotation_student):
     r = np.array(h, dtype=float) if mistake != "in-place" else h
     j = len(r) - 2
     order = range(j - 1, -1, -1) if mistake == "reversed" else range(j)
+    if mistake == "one-short":
+        order = range(j - 1)
     if mistake != "no-old":
         for i in order:
             s_i = -sn[i] if mistake == "transposed" else sn[i]
-            r[i], r[i + 1] = cs[i] * r[i] + s_i * r[i + 1], -s_i * r[i] + cs[i] * r[i + 1]
+            if mistake == "overwrite":
+                r[i] = cs[i] * r[i] + s_i * r[i + 1]
+                r[i + 1] = -s_i * r[i] + cs[i] * r[i + 1]
+            else:
+                r[i], r[i + 1] = cs[i] * r[i] + s_i * r[i + 1], -s_i * r[i] + cs[i] * r[i + 1]
     a = h[j] if mistake == "unrotated" else r[j]
     c, s = rotation(a, r[j + 1])
-    r[j] = c * r[j] + s * r[j + 1]
+    if mistake != "diagonal":
+        r[j] = c * r[j] + s * r[j + 1]
     if mistake == "append-cs" and isinstance(cs, list):
+        cs.append(c)
+        sn.append(s)
+    if mistake == "append-always":
         cs.append(c)
         sn.append(s)
     g_new = np.append(g, (s if mistake == "g-sign" else -s) * g[j])
     if mistake != "g-stale":
         g_new[j] = c * g[j]
+    if mistake == "g-overwrite":
+        g_new[j + 1] = -s * g_new[j]
     if mistake == "keep-zero":
         return r, c, s, g_new
     if mistake == "short-g":
@@ -142,21 +165,41 @@ def test_check_givens_update_accepts_correct_solutions(case, capsys):
     assert "\u2713 givens_update" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("no-old", "new column h"),
-    ("reversed", "reverse order"),
-    ("transposed", "wrong sign of s"),
-    ("unrotated", r"\*rotated\* entry j"),
-    ("g-sign", r"g\[j \+ 1\] has the wrong sign"),
-    ("g-stale", r"g\[j\] was not updated"),
-    ("keep-zero", "r has"),
-    ("short-g", "appends one"),
-    ("in-place", "changed the caller's `h`"),
-    ("append-cs", "changed the caller's `cs`"),
+@pytest.mark.parametrize("mistake, message, code", [
+    ("no-old", "new column h", "no_old_rotations"),
+    ("reversed", "reverse order", "reverse_order"),
+    ("transposed", "wrong sign of s", "old_rotations_transposed"),
+    ("overwrite", "old pair", "old_rotations_overwrite"),
+    ("one-short", "is not applied", "last_old_rotation_missing"),
+    ("unrotated", r"\*rotated\* entry j", "rotation_from_unrotated"),
+    ("diagonal", "before the new rotation", "diagonal_not_rotated"),
+    ("g-sign", r"g\[j \+ 1\] has the wrong sign", "g_next_sign"),
+    ("g-stale", r"g\[j\] was not updated", "g_j_not_rotated"),
+    ("g-overwrite", r"from the new g\[j\]", "g_overwrite"),
+    ("keep-zero", "r has", "r_too_long"),
+    ("short-g", "appends one", "g_not_extended"),
+    ("in-place", "changed the caller's `h`", "h_modified"),
+    ("append-cs", "changed the caller's `cs`", "cs_appended"),
+    ("append-always", "appends to cs or sn", "cs_appended"),
 ])
-def test_check_givens_update_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+def test_check_givens_update_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failure:
         check_givens_update(lambda h, cs, sn, g: update_student(h, cs, sn, g, mistake=mistake))
+    assert codes_of(failure.value) == (f"06.givens_update.{code}",)
+
+
+@pytest.mark.parametrize("case", UPDATE_CASES[1:])
+@pytest.mark.parametrize("mistake, code", [("no-old", "no_old_rotations"),
+                                           ("one-short", "last_old_rotation_missing"),
+                                           ("overwrite", "old_rotations_overwrite")])
+def test_check_givens_update_tells_the_rotation_mistakes_apart_in_the_hidden_tests(
+        case, mistake, code):
+    # At j = 1 "no earlier rotation" and "all but the last" give the same column;
+    # the check looks at step 2 to tell them apart.
+    with pytest.raises(WrongAnswer) as failure:
+        check_givens_update(lambda h, cs, sn, g: update_student(h, cs, sn, g, mistake=mistake),
+                            **case)
+    assert codes_of(failure.value) == (f"06.givens_update.{code}",)
 
 
 def test_check_givens_update_catches_a_wrong_rotation_convention():
@@ -187,21 +230,27 @@ def gmres_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=Non
     x = np.zeros(n) if x0 is None else (x0 if mistake == "x0-in-place" else np.array(x0, dtype=float))
     if mistake == "ignore-x0":
         x = np.zeros(n)
-    maxiter = 10 * n if maxiter is None else maxiter
+    maxiter = (n if mistake == "default-maxiter-n" else 10 * n) if maxiter is None else maxiter
+    if mistake == "maxiter-plus-one":
+        maxiter += 1
     tol = max(rtol * np.linalg.norm(b), atol)
     if mistake == "sum-tol":
         tol = rtol * np.linalg.norm(b) + atol
-    if mistake == "relative-to-r0":
-        tol = max(rtol * np.linalg.norm(b - A @ x), atol)
+    if mistake == "absolute-tol":
+        tol = max(rtol, atol)
+    passes = (lambda v: v < tol) if mistake == "strict" else (lambda v: v <= tol)
     m = min(restart, n) if mistake != "no-restart" else n
     if mistake == "default-restart":
         m = min(10, n) if restart == 20 else min(restart, n)
     r = b - A @ x
     beta = np.linalg.norm(r)
+    if mistake == "relative-to-r0":
+        tol = max(rtol * beta, atol)
     norms = [beta]
     iterations = cycles = 0
     first = x.copy()
-    while (beta > tol or (mistake == "no-first-test" and cycles == 0)) and iterations < maxiter:
+    while ((not passes(beta) or (mistake == "no-first-test" and cycles == 0))
+           and (iterations < maxiter or mistake == "maxiter-cycles")):
         cycles += 1
         if mistake == "maxiter-cycles" and cycles > maxiter:
             break
@@ -209,7 +258,8 @@ def gmres_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=Non
         R = np.zeros((m, m))
         cs, sn, g = [], [], np.array([beta])
         k = 0
-        while k < m and (iterations < maxiter or mistake == "maxiter-cycles"):
+        while k < m and (iterations < maxiter
+                         or mistake in ("maxiter-cycles", "maxiter-between-cycles")):
             w = A @ Q[k]
             h = np.zeros(k + 2)
             if gram_schmidt == "classical":
@@ -236,14 +286,15 @@ def gmres_student(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=Non
             g[k] = c * g[k]
             k += 1
             iterations += 1
-            norms.append(abs(g[k]))
+            norms.append(g[k] if mistake == "signed-estimate" else abs(g[k]))
             if mistake == "true-every-step":
                 y = solve_triangular(R[:k, :k], g[:k])
                 np.linalg.norm(b - A @ (x + y @ np.array(Q[:k])))
-            happy = h[k] <= 1e-12 * np.linalg.norm(h) and mistake != "no-happy-test"
+            bound = 1e-12 if mistake == "absolute-breakdown" else 1e-12 * np.linalg.norm(h)
+            happy = h[k] <= bound and mistake != "no-happy-test"
             if mistake == "divide-first":
                 Q.append(w / h[k])
-            if norms[-1] <= tol or happy:
+            if passes(norms[-1]) or happy:
                 break
             if mistake != "divide-first":
                 Q.append(w / h[k])
@@ -319,27 +370,65 @@ def test_check_gmres_accepts_correct_solutions(case, capsys):
     assert "\u2713 gmres" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("no-restart", "a later one is not"),
-    ("forget-x", "a later one is not"),
-    ("restart-from-r0", "a later one is not"),
-    ("maxiter-cycles", "maxiter"),
-    ("append-true", "replaces"),
-    ("no-replace", "true residual"),
-    ("ignore-x0", r"residual_norms\[0\]"),
-    ("x0-in-place", "changed the caller's `x0`"),
-    ("relative-to-r0", "inner iterations"),
-    ("default-restart", "default"),
-    ("divide-first", "divided by zero"),
-    ("b-zero", "b = 0"),
-    ("no-first-test", "x0 equal to the solution"),
-    ("true-every-step", "products with A"),
-    ("no-happy-test", "a happy breakdown, but your gmres went on"),
-    ("sum-tol", "the larger of the two, not their sum"),
-])
-def test_check_gmres_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+GMRES_MISTAKES = [
+    ("no-restart", "does not restart", "no_restart"),
+    ("forget-x", "added to x0, not to the current x", "x_not_accumulated"),
+    ("restart-from-r0", "starts from the old residual", "restart_from_r0"),
+    ("maxiter-cycles", "in cycles", "maxiter_cycles"),
+    ("maxiter-between-cycles", "between cycles", "maxiter_between_cycles"),
+    ("maxiter-plus-one", "off by one", "maxiter_off_by_one"),
+    ("default-maxiter-n", "the default is 10 n", "default_maxiter"),
+    ("append-true", "replaces", "true_residual_appended"),
+    ("no-replace", "true residual", "true_residual_not_recorded"),
+    ("signed-estimate", r"\|g_\{k\+1\}\|", "estimate_signed"),
+    ("ignore-x0", "starts from x = 0", "x0_ignored"),
+    ("x0-in-place", "changed the caller's `x0`", "x0_modified"),
+    ("relative-to-r0", "not to the initial residual", "tol_from_r0"),
+    ("absolute-tol", "an absolute test", "tol_absolute"),
+    ("strict", "with equality", "strict_stop_test"),
+    ("divide-first", "divided by zero", "divides_at_breakdown"),
+    ("b-zero", "b = 0", "b_zero"),
+    ("no-first-test", "x0 equal to the solution", "no_initial_test"),
+    ("true-every-step", "products with A", "extra_products"),
+    ("no-happy-test", "a happy breakdown, but your gmres went on", "no_breakdown_test"),
+    ("absolute-breakdown", "absolute 1e-12", "breakdown_test_absolute"),
+    ("sum-tol", "the larger of the two, not their sum", "tol_sum"),
+    # Not catalogued: a wrong default restart shows as a history that no named
+    # mistake explains.
+    ("default-restart", "default", None),
+]
+
+
+@pytest.mark.parametrize("mistake, message, code", GMRES_MISTAKES)
+def test_check_gmres_names_the_mistake(mistake, message, code):
+    # (No np.errstate here: the check reads the warnings of a division by zero.)
+    with pytest.raises(WrongAnswer, match=message) as failure:
         check_gmres(lambda *a, **k: gmres_student(*a, **k, mistake=mistake))
+    assert codes_of(failure.value) == ((f"06.gmres.{code}",) if code else ())
+
+
+@pytest.mark.parametrize("case", GMRES_CASES[1:])
+@pytest.mark.parametrize("mistake, code", [(m, c) for m, _, c in GMRES_MISTAKES if c])
+def test_check_gmres_names_the_mistake_in_the_hidden_tests_too(case, mistake, code):
+    with pytest.raises(WrongAnswer) as failure:
+        check_gmres(lambda *a, **k: gmres_student(*a, **k, mistake=mistake), **case)
+    assert codes_of(failure.value) == (f"06.gmres.{code}",)
+
+
+@pytest.mark.parametrize("kwargs", [dict(rtol=1e-8, restart=10), dict(rtol=1e-14, restart=10,
+                                                                     maxiter=25),
+                                    dict(restart=1, rtol=1e-6), dict(rtol=0.0, atol=1.0)])
+def test_the_history_of_no_mistake_is_the_reference_history(kwargs):
+    # The named histories are the box with one departure each: without one, the
+    # reference's history (to the tolerance of the comparisons).
+    from krylov_ref.checks.lesson06 import _gmres_variant, _same_history
+    from krylov_ref.problems import convection_diffusion2d
+
+    prob = convection_diffusion2d(8, peclet=50.0, seed=0)
+    for x0 in (None, np.random.default_rng(1).standard_normal(prob.n)):
+        ref = krylov_ref.gmres(prob.A, prob.b, x0, **kwargs)
+        history = _gmres_variant(prob.A, prob.b, x0, **kwargs)
+        assert _same_history(np.asarray(ref.residual_norms), history)
 
 
 def test_check_gmres_refuses_library_solvers():

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import rosen, rosen_der, rosen_hess_prod
 from scipy.sparse.linalg import LinearOperator
 from scipy.special import expit
 
 import krylov_ref
-from krylov_ref.checks import NotAllowedError, WrongAnswer
+from krylov_ref.checks import NotAllowedError, WrongAnswer, codes_of
+from krylov_ref.checks import lesson07
 from krylov_ref.checks.lesson07 import (check_hvp_fd, check_logistic_hvp, check_newton_cg,
                                         check_newton_cg_more, check_truncated_cg)
+from krylov_ref.problems import random_spd
 
 # The parameters of the notebook's visible and hidden tests.
 LOGISTIC_CASES = [{}, dict(m=150, n=9, lam=0.02, seed=11), dict(m=30, n=2, lam=1.0, seed=5)]
@@ -268,7 +271,7 @@ def test_check_truncated_cg_accepts_correct_solutions(case, capsys):
     ("r-minus", "residual norm after step"),
     ("beta-inverted", "residual norm after step"),
     ("test-after", "g = 0|CG steps"),
-    ("no-atol", "CG steps"),
+    ("no-atol", "atol is ignored"),
     ("sum-tol", r"max\(rtol \|\|g\|\|, atol\), the larger of the two tolerances, not their sum"),
     ("return-p", r"the direction p is returned: .* return the last iterate d"),
     ("maxiter-10n", "default maxiter"),
@@ -460,3 +463,149 @@ def test_returning_p_at_a_later_negative_curvature_fails_on_every_case(case):
 def test_summing_the_tolerances_fails_on_every_case(case):
     with pytest.raises(WrongAnswer, match="not their sum"):
         check_truncated_cg(lambda H, g, **kw: tcg_student(H, g, mistake="sum-tol", **kw), **case)
+
+
+# ---------------------------------------------------------------- named misconceptions
+# scripts/misconceptions.py grades a variant of the solution for every code of
+# MISCONCEPTIONS; these tests name the same mistakes made by the independent
+# implementations above (another way to write each), so that the checks recognise a
+# mistake, not one way of writing it.
+
+def named(check, func, **case):
+    """The codes the check's failure names, after checking that it fits on a screen."""
+    with pytest.raises(WrongAnswer) as failure:
+        check(func, **case)
+    assert len(failure.value._render_traceback_()) <= 12, str(failure.value)
+    return codes_of(failure.value)
+
+
+@pytest.mark.parametrize("mistake, code", [
+    ("no-mean", "no_mean"), ("no-lam", "no_lam"), ("half-lam", "half_lam"), ("sigma", "d_sigma"),
+    ("quarter", "d_quarter"), ("at-v", "d_at_v"), ("in-place", "in_place"),
+])
+def test_check_logistic_hvp_names_the_code(mistake, code):
+    func = lambda X, w, v, lam=0.0: logistic_student(X, w, v, lam, mistake=mistake)  # noqa: E731
+    assert named(check_logistic_hvp, func) == (f"07.logistic_hvp.{code}",)
+
+
+def test_check_logistic_hvp_names_forming_the_hessian_and_the_overflow():
+    assert named(check_logistic_hvp, logistic_forms_hessian) == ("07.logistic_hvp.forms_hessian",)
+
+    def overflowing(X, w, v, lam=0.0):
+        e = np.exp(X @ w)                   # inf for large logits: inf / inf = NaN
+        D = e / (1 + e) ** 2
+        return X.T @ (D * (X @ v)) / X.shape[0] + lam * v
+    assert named(check_logistic_hvp, overflowing) == ("07.logistic_hvp.overflow",)
+
+
+@pytest.mark.parametrize("mistake, code", [
+    ("forward", "one_sided"), ("one-eps", "no_half"), ("sign", "sign"),
+    ("unscaled", "step_unscaled"), ("sqrt", "step_sqrt"), ("no-one", "step_no_one"),
+    ("ignore-eps", "ignores_eps"), ("no-zero", "v_zero_nan"), ("in-place", "in_place"),
+])
+def test_check_hvp_fd_names_the_code(mistake, code):
+    func = lambda grad, x, v, eps=None: fd_student(grad, x, v, eps, mistake=mistake)  # noqa: E731
+    assert named(check_hvp_fd, func) == (f"07.hvp_fd.{code}",)
+
+
+@pytest.mark.parametrize("mistake, code", [
+    ("plus-g", "p0_uphill"), ("strict", "strict_curvature"), ("zero-first", "zero_at_first"),
+    ("always-minus-g", "always_minus_g"), ("step-anyway", "step_at_negative_curvature"),
+    ("alpha-pTp", "alpha_pTp"), ("r-minus", "r_minus"), ("beta-inverted", "beta_inverted"),
+    ("test-after", "test_after_step"), ("no-atol", "ignores_atol"), ("sum-tol", "sum_tol"),
+    ("return-p", "returns_p"), ("maxiter-10n", "maxiter_default"), ("in-place", "in_place"),
+])
+def test_check_truncated_cg_names_the_code(mistake, code):
+    func = lambda H, g, **kw: tcg_student(H, g, mistake=mistake, **kw)  # noqa: E731
+    assert named(check_truncated_cg, func) == (f"07.truncated_cg.{code}",)
+
+
+def test_check_truncated_cg_tells_a_strict_stopping_test_from_a_test_after_the_step():
+    # both take a step for g = 0; with atol > 0 only the test after the step still does
+    def strict(H, g, *, rtol=0.5, atol=0.0, maxiter=None):
+        d, r, norms = np.zeros(g.size), np.array(g, dtype=float), [np.linalg.norm(g)]
+        tol, p = max(rtol * norms[0], atol), -np.array(g, dtype=float)
+        for j in range(g.size if maxiter is None else maxiter):
+            if not norms[-1] < tol:
+                q = H @ p
+                if p @ q <= 0:
+                    return (-g if j == 0 else d), norms, True
+                alpha = norms[-1] ** 2 / (p @ q)
+                d, r = d + alpha * p, r + alpha * q
+                norms.append(np.linalg.norm(r))
+                p = -r + (norms[-1] / norms[-2]) ** 2 * p
+        return d, norms, False
+    assert named(check_truncated_cg, strict) == ("07.truncated_cg.strict_stop",)
+
+
+@pytest.mark.parametrize("mistake, code", [
+    ("constant-eta", "eta_constant"), ("no-safeguard", "eta_no_safeguard"),
+    ("no-floor", "floor_zero"), ("simple-decrease", "simple_decrease"),
+    ("no-line-search", "no_line_search"), ("extra-grad", "extra_grad"),
+    ("no-strict-decrease", "armijo_only"), ("c1-over-t", "c1_over_t"),
+    ("maxiter+1", "maxiter_off_by_one"), ("refun", "refun"), ("fun-twice", "fun_twice"),
+    ("in-place", "in_place"),
+])
+def test_check_newton_cg_names_the_code(mistake, code):
+    func = lambda *a, **kw: newton_student(*a, mistake=mistake, **kw)  # noqa: E731
+    assert named(check_newton_cg, func) == (f"07.newton_cg.{code}",)
+
+
+def test_check_newton_cg_more_names_the_missing_cap():
+    func = lambda *a, **kw: newton_student(*a, mistake="no-cap", **kw)  # noqa: E731
+    assert named(check_newton_cg_more, func, **NEWTON_MORE_CASES[1]) == ("07.newton_cg.eta_no_cap",)
+
+
+def test_two_mistakes_at_once_are_not_given_the_name_of_one():
+    # a forcing term without its safeguard and an inner solve without its floor: neither
+    # named mistake alone explains the run
+    def two(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100):
+        x = np.array(x0, dtype=float)
+        f, g = fun(x), grad(x)
+        norms = [np.linalg.norm(g)]
+        for k in range(maxiter):
+            if norms[-1] <= gtol:
+                break
+            eta = 0.9 if k == 0 else min(0.9 * (norms[-1] / norms[-2]) ** 2, 0.9)
+            H = LinearOperator((x.size, x.size), matvec=lambda v: hessp(x, v), dtype=float)
+            d, _, _ = tcg_student(H, g, rtol=eta, atol=0.0)
+            t = 1.0
+            for _ in range(60):
+                f_new = fun(x + t * d)
+                if f_new < f and f_new <= f + 1e-4 * t * (g @ d):
+                    break
+                t /= 2
+            else:
+                break
+            x, f = x + t * d, f_new
+            g = grad(x)
+            norms.append(np.linalg.norm(g))
+        return x, norms
+    assert named(check_newton_cg, two) == ()
+
+
+def test_the_boxes_that_name_mistakes_are_the_reference_without_a_mistake():
+    """The checks name a mistake by running the algorithm box with it; without
+    one, the box must be krylov_ref's to the last call, or a right answer's
+    neighbour could be named as a mistake."""
+    for case in TCG_CASES:
+        prob = random_spd(case.get("n", 40), case.get("cond", 200.0), seed=case.get("seed", 3))
+        for rtol in (0.5, 1e-3, 0.0):
+            d, norms, negative = lesson07._tcg_box(prob.A, prob.b, rtol=rtol)
+            ref = krylov_ref.newton.truncated_cg(prob.A, prob.b, rtol=rtol)
+            assert np.allclose(norms, ref.residual_norms, rtol=1e-10) and not negative
+            assert np.allclose(d, ref.d, rtol=1e-8, atol=1e-12 * np.abs(ref.d).max())
+    f, g, hv, z0 = lesson07._logcosh_problem()
+    model = lesson07._logistic_model(300, 12, 4, 1e-3)
+    problems = [(model.loss, model.gradient, model.hessp, np.zeros(12), dict(gtol=1e-8)),
+                (*lesson07._quartic_problem(36, 4), np.zeros(36), dict(gtol=1e-8)),
+                (*lesson07._quartic_problem(36, 5), np.zeros(36), dict(gtol=1e-8)),
+                (f, g, hv, z0, dict(gtol=1e-8)),
+                (*lesson07._double_well(), np.array([0.1, 0.0]), dict(gtol=1e-8)),
+                (rosen, rosen_der, rosen_hess_prod, np.array([-1.2, 1.0]), dict(maxiter=4))]
+    for fun, grad, hessp, x0, kwargs in problems:
+        ref = krylov_ref.newton_cg(fun, grad, x0, hessp=hessp, **kwargs)
+        x, norms, nf, ng, nh = lesson07._newton_box(fun, grad, hessp, x0, **kwargs)
+        assert np.allclose(norms, ref.grad_norms, rtol=1e-8, atol=1e-14)
+        assert (nf, ng, nh) == (ref.nfev, ref.ngev, ref.nhev)
+

@@ -11,7 +11,7 @@ import scipy.sparse.linalg as spla
 
 import krylov_ref
 import krylov_ref.gp
-from krylov_ref.checks import NotAllowedError, WrongAnswer
+from krylov_ref.checks import NotAllowedError, WrongAnswer, codes_of
 from krylov_ref.checks.lesson09 import check_gp_nll, check_hutchinson_trace, check_slq_logdet
 
 # The parameters of the notebook's visible and hidden tests.
@@ -64,6 +64,8 @@ def h_wrong(mistake):
                           for _ in range(num_probes)])
         elif mistake == "gaussian":
             Z = np.random.default_rng(seed).standard_normal((num_probes, n))
+        elif mistake == "zero-one":
+            Z = np.random.default_rng(seed).integers(0, 2, size=(num_probes, n)).astype(float)
         elif mistake == "unseeded":
             Z = np.random.default_rng().choice([-1.0, 1.0], size=(num_probes, n))
         elif mistake == "seed ignored":
@@ -71,12 +73,16 @@ def h_wrong(mistake):
         else:
             Z = probes(n, num_probes, seed)
         forms = [z @ (A @ z) for z in Z]
+        if mistake == "squared norm":
+            forms = [np.linalg.norm(A @ z) ** 2 for z in Z]
         if mistake == "twice":
             forms = [z @ (A @ z) for z in Z]
         if mistake == "sum":
             return float(np.sum(forms))
         if mistake == "over n":
             return float(np.mean(forms)) / n
+        if mistake == "p-1":
+            return float(np.sum(forms)) / (num_probes - 1)
         if mistake == "array":
             return np.array([np.mean(forms)])
         if mistake == "none":
@@ -85,21 +91,32 @@ def h_wrong(mistake):
     return hutchinson_trace
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("columns", "columns"),
-    ("same", "same vector"),
-    ("gaussian", "Draw"),
-    ("unseeded", "seed"),
-    ("seed ignored", "seed=1"),
-    ("twice", "products with A"),
-    ("sum", "sum"),
-    ("over n", "divided by n"),
-    ("array", "single number"),
-    ("none", "None"),
+@pytest.mark.parametrize("mistake, message, code", [
+    ("columns", "columns", "probes_as_columns"),
+    ("same", "same vector", "same_probe"),
+    ("gaussian", "Gaussian", "gaussian_probes"),
+    ("zero-one", "entries 0 and 1", "zero_one_probes"),
+    ("unseeded", "without a seed", "unseeded"),
+    ("seed ignored", "seed=1", "seed_ignored"),
+    ("squared norm", r"\|\|A z_i\|\|\^2", "squared_norm"),
+    ("p-1", "num_probes - 1", "divided_by_p_minus_1"),
+    ("twice", "products with A", None),
+    ("sum", "sum", "sum_not_mean"),
+    ("over n", "divided by n", "divided_by_n"),
+    ("array", "single number", None),
+    ("none", "None", None),
 ])
-def test_check_hutchinson_trace_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+def test_check_hutchinson_trace_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failure:
         check_hutchinson_trace(h_wrong(mistake))
+    assert codes_of(failure.value) == ((f"09.hutchinson_trace.{code}",) if code else ())
+
+
+def test_check_hutchinson_trace_names_an_ignored_seed_in_the_hidden_tests():
+    # There the first call has seed != 0: the estimate of seed 0 is recognised.
+    with pytest.raises(WrongAnswer, match="seed=0") as failure:
+        check_hutchinson_trace(h_wrong("seed ignored"), **H_CASES[1])
+    assert codes_of(failure.value) == ("09.hutchinson_trace.seed_ignored",)
 
 
 def test_check_hutchinson_trace_catches_defaults_inputs_and_shortcuts():
@@ -117,8 +134,9 @@ def test_check_hutchinson_trace_catches_defaults_inputs_and_shortcuts():
     def dense(A, num_probes, *, seed=0):
         return float(np.trace(np.asarray(A)))
 
-    with pytest.raises(WrongAnswer, match="seed=0"):
+    with pytest.raises(WrongAnswer, match="seed=0") as failure:
         check_hutchinson_trace(default_seed_1)
+    assert codes_of(failure.value) == ("09.hutchinson_trace.default_seed",)
     with pytest.raises(WrongAnswer, match="changed the matrix"):
         check_hutchinson_trace(changes_A)
     with pytest.raises(NotAllowedError):
@@ -183,7 +201,12 @@ def slq_wrong(mistake):
         n = A.shape[0]
         steps = k - 1 if mistake == "k-1" and k > 1 else k
         out = []
-        for z in probes(n, num_probes, seed):
+        Z = probes(n, num_probes, seed)
+        if mistake == "gaussian":
+            Z = np.random.default_rng(seed).standard_normal((num_probes, n))
+        if mistake == "same":
+            Z = [probes(n, 1, seed)[0] for _ in range(num_probes)]
+        for z in Z:
             _, alpha, beta = lanczos(A, z, steps)
             if mistake == "k from the contract":
                 T = np.zeros((k, k))
@@ -191,29 +214,45 @@ def slq_wrong(mistake):
                 theta, U = np.linalg.eigh(T + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1))
             else:
                 theta, U = scipy.linalg.eigh_tridiagonal(alpha, beta[:-1])
-            w = {"last": U[-1] ** 2, "unsquared": np.abs(U[0])}.get(mistake, U[0] ** 2)
+            w = {"last": U[-1] ** 2, "unsquared": np.abs(U[0]), "signed": U[0],
+                 "first column": U[:, 0] ** 2}.get(mistake, U[0] ** 2)
             value = np.sum(w * np.log(theta))
             if mistake == "logdet T":
                 value = np.sum(np.log(theta))
-            out.append(value if mistake in ("no n", "logdet T") else n * value)
+            out.append(value if mistake in ("no n", "logdet T") else
+                       np.sqrt(n) * value if mistake == "sqrt n" else n * value)
         if mistake == "sum":
             return float(np.sum(out))
         return float(np.mean(out))
     return slq_logdet
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("no n", r"\|\|z\|\|\^2 = n"),
-    ("last", "LAST"),
-    ("unsquared", "squared"),
-    ("logdet T", "log det T_k"),
-    ("sum", "sum over the probes"),
-    ("ignores lanczos", "did not call the `lanczos`"),
-    ("k-1", "products with A"),
+@pytest.mark.parametrize("mistake, message, code", [
+    ("no n", r"\|\|z\|\|\^2 = n", "no_n"),
+    ("sqrt n", r"sqrt\(n\)", "norm_not_squared"),
+    ("last", "LAST", "last_row"),
+    ("first column", "first eigenvector", "first_column"),
+    ("unsquared", "squared", "weights_unsquared"),
+    ("signed", "squared", "weights_unsquared"),
+    ("logdet T", "log det T_k", "logdet_of_T"),
+    ("sum", "sum over the probes", "sum_not_mean"),
+    ("gaussian", "Gaussian", "gaussian_probes"),
+    ("same", "same vector", "same_probe"),
+    ("ignores lanczos", "did not call the `lanczos`", "lanczos_ignored"),
+    ("k-1", "products with A", "k_minus_one_steps"),
 ])
-def test_check_slq_logdet_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+def test_check_slq_logdet_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failure:
         check_slq_logdet(slq_wrong(mistake))
+    assert codes_of(failure.value) == (f"09.slq_logdet.{code}",)
+
+
+def test_check_slq_logdet_names_both_mistakes_that_one_step_cannot_tell_apart():
+    # With k = 1 (a hidden test), T_1 = [alpha_0] and its one weight is 1: log det T_1
+    # and the quadrature without the factor n are the same number.
+    with pytest.raises(WrongAnswer) as failure:
+        check_slq_logdet(slq_wrong("logdet T"), **SLQ_CASES[1])
+    assert set(codes_of(failure.value)) == {"09.slq_logdet.no_n", "09.slq_logdet.logdet_of_T"}
 
 
 def test_check_slq_logdet_catches_early_stopping_defaults_and_shortcuts():
@@ -242,8 +281,9 @@ def test_check_slq_logdet_catches_early_stopping_defaults_and_shortcuts():
             A += 0.0 * A + 1e-6 * np.eye(A.shape[0])
         return slq_solution(A, num_probes, k, seed=seed, lanczos=lanczos)
 
-    with pytest.raises(WrongAnswer, match="seed=0"):
+    with pytest.raises(WrongAnswer, match="seed=0") as failure:
         check_slq_logdet(default_seed_1)
+    assert codes_of(failure.value) == ("09.slq_logdet.default_seed",)
     with pytest.raises(WrongAnswer, match="changed the matrix A"):
         check_slq_logdet(changes_A)
     with pytest.raises(WrongAnswer, match="not started from probe"):
@@ -321,15 +361,24 @@ def nll_wrong(mistake):
         if mistake == "in place":
             y -= y.mean()                        # centring the data, in the caller's array
         alpha = krylov_ref.cg(A, y, rtol=rtol if mistake != "no rtol" else 1e-5).x
-        logdet = slq_solution(A, num_probes, k, seed=seed + (mistake == "other probes"))
+        if mistake == "slq default seed":
+            logdet = slq_solution(A, num_probes, k)
+        else:
+            logdet = slq_solution(A, num_probes, k, seed=seed + (mistake == "other probes"))
         Z = probes(n, num_probes, seed + (mistake == "other trace probes"))
-        U = [krylov_ref.cg(A, z, rtol=rtol).x for z in Z]
+        if mistake == "gaussian trace probes":
+            Z = np.random.default_rng(seed).standard_normal((num_probes, n))
+        if mistake == "unseeded trace probes":
+            Z = np.random.default_rng().choice([-1.0, 1.0], size=(num_probes, n))
+        U = [krylov_ref.cg(A, z, rtol=rtol if mistake != "no probe rtol" else 1e-5).x for z in Z]
         fit, half_logdet = 0.5 * y @ alpha, 0.5 * logdet
         constant = 0.5 * n * np.log(2 * np.pi)
         nll = {"no constant": fit + half_logdet,
                "no half": 2 * fit + half_logdet + constant,
                "loglik": -(fit + half_logdet + constant),
-               "logdet sign": fit - half_logdet + constant}.get(mistake, fit + half_logdet + constant)
+               "logdet sign": fit - half_logdet + constant,
+               "constant": fit + half_logdet + 2 * constant,
+               "logdet half": fit + logdet + constant}.get(mistake, fit + half_logdet + constant)
         grad = []
         for D in dA:
             data = -0.5 * alpha @ (D * alpha if mistake == "star" else D @ alpha)
@@ -343,9 +392,13 @@ def nll_wrong(mistake):
                 trace = np.mean([u @ (D @ z) for u, z in zip(U, Z)])
             grad.append({"grad sign": -data - 0.5 * trace,
                          "data sign": -data + 0.5 * trace,
+                         "trace sign": data - 0.5 * trace,
+                         "data half": 2 * data + 0.5 * trace,
                          "trace half": data + trace}.get(mistake, data + 0.5 * trace))
         if mistake == "list":
             return nll, grad
+        if mistake == "loglik both":
+            return -nll, -np.array(grad)
         if mistake == "dA changed":
             dA.pop()
         if mistake == "dA matrix changed" and isinstance(dA[0], np.ndarray):
@@ -354,29 +407,40 @@ def nll_wrong(mistake):
     return gp_nll
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("no constant", r"n/2 log\(2 pi\) is missing"),
-    ("no half", "without its factor 1/2"),
-    ("loglik", "NEGATIVE"),
-    ("logdet sign", r"\+ sign"),
-    ("other probes", "other probes"),
-    ("other trace probes", "other probes"),
-    ("grad sign", "wrong sign"),
-    ("data sign", "data term of the gradient has the wrong sign"),
-    ("trace half", "trace term of the gradient lacks"),
-    ("no solve", r"trace\(dA\)"),
-    ("solve per hyperparameter", "ONE per probe"),
-    ("extra dA product", r"products with dA\[0\]"),
-    ("list", "ndarray"),
-    ("in place", "changed the array y"),
-    ("dA changed", "changed the list dA"),
-    ("dA matrix changed", "changed a matrix of dA"),
+@pytest.mark.parametrize("mistake, message, code", [
+    ("no constant", r"n/2 log\(2 pi\) is missing", "no_constant"),
+    ("constant", r"not n log\(2 pi\)", "constant_not_halved"),
+    ("no half", "without its factor 1/2", "data_term_no_half"),
+    ("logdet half", "log-determinant term lacks", "logdet_no_half"),
+    ("loglik", "NEGATIVE", "log_likelihood"),
+    ("loglik both", "NEGATIVE", "log_likelihood"),
+    ("logdet sign", r"\+ sign", "logdet_sign"),
+    ("other probes", "other probes", "slq_seed_not_passed"),
+    ("slq default seed", "pass seed=seed", "slq_seed_not_passed"),
+    ("other trace probes", "other probes", "trace_probes_seed"),
+    ("unseeded trace probes", "different gradients", "trace_probes_seed"),
+    ("gaussian trace probes", "Gaussian", "trace_gaussian_probes"),
+    ("grad sign", "wrong sign", "grad_sign"),
+    ("data sign", "data term of the gradient has the wrong sign", "grad_data_sign"),
+    ("trace sign", "trace term of the gradient has the wrong sign", "grad_trace_sign"),
+    ("data half", "data term of the gradient lacks", "grad_data_no_half"),
+    ("trace half", "trace term of the gradient lacks", "grad_trace_no_half"),
+    ("no solve", r"trace\(dA\)", "trace_without_solve"),
+    ("solve per hyperparameter", "ONE per probe", "solve_per_hyperparameter"),
+    ("no rtol", "pass rtol to every CG solve", "rtol_not_passed"),
+    ("no probe rtol", "pass rtol to every CG solve", "rtol_not_passed"),
+    ("extra dA product", r"products with dA\[0\]", None),
+    ("list", "ndarray", None),
+    ("in place", "changed the array y", None),
+    ("dA changed", "changed the list dA", None),
+    ("dA matrix changed", "changed a matrix of dA", None),
     # A LinearOperator's * is its product; an ndarray's is entrywise.
-    ("star", "entrywise"),
+    ("star", "entrywise", "star_product"),
 ])
-def test_check_gp_nll_names_the_mistake(mistake, message):
-    with pytest.raises(WrongAnswer, match=message):
+def test_check_gp_nll_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failure:
         check_gp_nll(nll_wrong(mistake))
+    assert codes_of(failure.value) == ((f"09.gp_nll.{code}",) if code else ())
 
 
 def test_check_gp_nll_catches_a_loose_cg_and_shortcuts():
@@ -387,8 +451,6 @@ def test_check_gp_nll_catches_a_loose_cg_and_shortcuts():
     def dense(A, y, dA, **kw):
         return 0.0, np.linalg.solve(np.eye(3), np.ones(3))
 
-    with pytest.raises(WrongAnswer, match="pass rtol to every CG solve"):
-        check_gp_nll(nll_wrong("no rtol"))
     with pytest.raises(NotAllowedError):
         check_gp_nll(reference)
     with pytest.raises(NotAllowedError):

@@ -20,8 +20,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.linalg
 from scipy.sparse.linalg import LinearOperator
 
+from ..cg import cg as reference_cg
 from ..gp import gp_nll_and_grad as reference_gp_nll_and_grad
 from ..gp import hutchinson_trace as reference_hutchinson
 from ..gp import rademacher_probes, rbf_kernel
@@ -29,7 +31,7 @@ from ..gp import slq_logdet as reference_slq
 from ..krylov import lanczos as reference_lanczos
 from ..problems import random_spd
 from . import (DIRECT, SOLVERS, CountingOperator, WrongAnswer, call_student, exercise, expect,
-               passed)
+               mistake, passed)
 
 __all__ = ["check_hutchinson_trace", "check_slq_logdet", "check_gp_nll"]
 
@@ -85,10 +87,21 @@ def _close(a, b, rtol):
 
 
 def _first_match(got, alternatives, rtol):
-    for value, message in alternatives:
-        if np.all(np.isfinite(value)) and _close(got, value, rtol):
-            return message
-    return None
+    """The message of the first of ``alternatives`` (value, code, message) whose
+    value ``got`` is, and the codes of all those it is (mistakes that give the
+    same value here, as several do with one probe and k = 1); or None."""
+    found = [(code, message) for value, code, message in alternatives
+             if np.all(np.isfinite(value)) and _close(got, value, rtol)]
+    if not found:
+        return None
+    codes = [code for code, _ in found if code]
+    return tuple(dict.fromkeys(codes)), found[0][1]
+
+
+def _named(found):
+    """The failure for a :func:`_first_match`: the mistakes it names."""
+    codes, message = found
+    return mistake(*codes[:1], message, *codes[1:]) if codes else WrongAnswer(message)
 
 
 def _kernel_problem(n, seed, lengthscale=None, noise=None):
@@ -121,29 +134,53 @@ def _run_hutchinson(hutchinson_trace, M, num_probes, **kwargs):
     return _real_number(value, what, "Return the mean of z_i^T A z_i over the probes."), counter.count
 
 
+def _mean_form(Z, M):
+    """The mean of z_i^T M z_i over the rows z_i of Z."""
+    return float(np.mean(np.einsum("ij,jk,ik->i", Z, M, Z)))
+
+
 def _diagnose_hutchinson(got, M, num_probes, seed, want):
     n = M.shape[0]
     Z = rademacher_probes(n, num_probes, seed)
     forms = np.einsum("ij,jk,ik->i", Z, M, Z)
-    columns = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n, num_probes)).T
-    first = np.random.default_rng(seed).choice([-1.0, 1.0], size=n)
+    rng = lambda: np.random.default_rng(seed)
+    columns = rng().choice([-1.0, 1.0], size=(n, num_probes)).T
+    first = rng().choice([-1.0, 1.0], size=n)
     alternatives = [
-        (forms.sum(), "you return the sum of z_i^T A z_i over the probes; the estimate is their "
-                      "mean (divide by num_probes)."),
-        (want / n, "the estimate is divided by n: E[z^T A z] = trace(A) already, for probes with "
-                   "entries +-1."),
+        (forms.sum(), "09.hutchinson_trace.sum_not_mean",
+         "you return the sum of z_i^T A z_i over the probes; the estimate is their mean "
+         "(divide by num_probes)."),
+        (want / n, "09.hutchinson_trace.divided_by_n",
+         "the estimate is divided by n: E[z^T A z] = trace(A) already, for probes with "
+         "entries +-1."),
         (forms.sum() / max(num_probes - 1, 1) if num_probes > 1 else np.nan,
+         "09.hutchinson_trace.divided_by_p_minus_1",
          "you divide by num_probes - 1: the estimate is the plain mean of z_i^T A z_i."),
-        (np.mean(np.einsum("ij,jk,ik->i", columns, M, columns)),
+        (_mean_form(rademacher_probes(n, num_probes, 0), M) if seed != 0 else np.nan,
+         "09.hutchinson_trace.seed_ignored",
+         f"the estimate is the one for seed=0, not seed={seed}: pass the seed to "
+         "np.random.default_rng."),
+        (_mean_form(columns, M), "09.hutchinson_trace.probes_as_columns",
          "your probes are the columns of a (n, num_probes) draw; the contract draws "
          f"{PROBE_RECIPE} and uses its rows, in order."),
-        (float(first @ M @ first),
+        (float(first @ M @ first), "09.hutchinson_trace.same_probe",
          "every probe is the same vector: create the generator once, before the loop, and draw "
          "all the probes from it."),
+        (_mean_form(rng().standard_normal((num_probes, n)), M),
+         "09.hutchinson_trace.gaussian_probes",
+         "your probes are Gaussian (standard_normal); the contract asks for Rademacher probes, "
+         f"entries +-1 with probability 1/2 each: {PROBE_RECIPE}."),
+        (_mean_form(rng().integers(0, 2, size=(num_probes, n)).astype(float), M),
+         "09.hutchinson_trace.zero_one_probes",
+         "your probes have entries 0 and 1; a Rademacher probe has entries -1 and +1 "
+         f"(E[z_i z_j] = delta_ij needs the -1): {PROBE_RECIPE}."),
+        (float(np.mean(np.sum((Z @ M.T) ** 2, axis=1))), "09.hutchinson_trace.squared_norm",
+         "you average ||A z_i||^2 = z_i^T A^T A z_i; the estimator averages the quadratic form "
+         "z_i^T A z_i, that is z @ (A @ z)."),
     ]
-    message = _first_match(got, alternatives, 1e-9)
-    if message:
-        raise WrongAnswer(message)
+    found = _first_match(got, alternatives, 1e-9)
+    if found:
+        raise _named(found)
     raise WrongAnswer(f"the estimate is {got:.10g}, expected {want:.10g} for these probes. Draw "
                       f"them as {PROBE_RECIPE} and average z_i^T (A @ z_i).")
 
@@ -160,6 +197,11 @@ def check_hutchinson_trace(hutchinson_trace, n=40, num_probes=6, seed=0):
 
     got, products = _run_hutchinson(hutchinson_trace, M, num_probes, seed=seed)
     if not _close(got, want, 1e-9):
+        again, _ = _run_hutchinson(hutchinson_trace, M, num_probes, seed=seed)
+        expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}, and neither "
+               "is the estimate for the contract's probes: draw them from "
+               "np.random.default_rng(seed), not from a generator without a seed.",
+               code="09.hutchinson_trace.unseeded")
         _diagnose_hutchinson(got, M, num_probes, seed, want)
     expect(products == num_probes,
            f"hutchinson_trace used {products} products with A for {num_probes} probes: one per "
@@ -168,16 +210,18 @@ def check_hutchinson_trace(hutchinson_trace, n=40, num_probes=6, seed=0):
     # The same seed gives the same probes; another seed, others.
     again, _ = _run_hutchinson(hutchinson_trace, M, num_probes, seed=seed)
     expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}: draw the probes "
-                         "from np.random.default_rng(seed), not from a generator without a seed.")
+                         "from np.random.default_rng(seed), not from a generator without a seed.",
+           code="09.hutchinson_trace.unseeded")
     other, _ = _run_hutchinson(hutchinson_trace, M, num_probes, seed=seed + 1)
     expect(_close(other, reference_hutchinson(M, num_probes, seed + 1), 1e-9),
            f"with seed={seed + 1} the estimate is {other:.10g}, expected "
            f"{reference_hutchinson(M, num_probes, seed + 1):.10g}: is the seed passed to "
-           "np.random.default_rng?")
+           "np.random.default_rng?", code="09.hutchinson_trace.seed_ignored")
     # The default seed is 0.
     default, _ = _run_hutchinson(hutchinson_trace, M, num_probes)
     expect(_close(default, reference_hutchinson(M, num_probes, 0), 1e-9),
-           "without a seed argument the estimate should be the one with seed=0 (the default).")
+           "without a seed argument the estimate should be the one with seed=0 (the default).",
+           code="09.hutchinson_trace.default_seed")
 
     # One probe: a single sample z^T A z.
     one, products1 = _run_hutchinson(hutchinson_trace, M, 1, seed=seed)
@@ -226,41 +270,86 @@ def _slq_call(slq_logdet, M, num_probes, k, **kwargs):
 def _quadrature_variants(M, num_probes, k, seed):
     """Per-probe results of the likely mistakes, averaged like the right answer."""
     n = M.shape[0]
-    variants = {"right": [], "no n": [], "last": [], "unsquared": [], "logdet T": [],
+    variants = {"right": [], "no n": [], "sqrt n": [], "last": [], "first column": [],
+                "unsquared": [], "signed": [], "signed eigh": [], "logdet T": [],
                 "log of mean": []}
     for z in rademacher_probes(n, num_probes, seed):
         _, alpha, beta = reference_lanczos(M, z, k)
         T = np.diag(alpha) + np.diag(beta[:-1], 1) + np.diag(beta[:-1], -1)
         theta, U = np.linalg.eigh(T)
         log_theta = np.log(np.abs(theta))
+        # The signs of eigenvectors are the eigensolver's choice: the signed
+        # (unsquared) weights as the hint's eigh_tridiagonal and as eigh give them.
+        _, U_tri = scipy.linalg.eigh_tridiagonal(alpha, beta[:-1])
         variants["right"].append(n * np.sum(U[0] ** 2 * log_theta))
         variants["no n"].append(np.sum(U[0] ** 2 * log_theta))
+        variants["sqrt n"].append(np.sqrt(n) * np.sum(U[0] ** 2 * log_theta))
         variants["last"].append(n * np.sum(U[-1] ** 2 * log_theta))
+        variants["first column"].append(n * np.sum(U[:, 0] ** 2 * log_theta))
         variants["unsquared"].append(n * np.sum(np.abs(U[0]) * log_theta))
+        variants["signed"].append(n * np.sum(U_tri[0] * log_theta))
+        variants["signed eigh"].append(n * np.sum(U[0] * log_theta))
         variants["logdet T"].append(np.sum(log_theta))
         variants["log of mean"].append(n * np.log(np.sum(U[0] ** 2 * theta)))
     return {key: float(np.mean(v)) for key, v in variants.items()}, variants["right"]
 
 
+def _gaussian_slq(M, num_probes, k, seed):
+    """SLQ with Gaussian probes (rows of rng.standard_normal), weighted by n and by
+    ||z||^2."""
+    n = M.shape[0]
+    by_n, by_norm = [], []
+    for z in np.random.default_rng(seed).standard_normal((num_probes, n)):
+        _, alpha, beta = reference_lanczos(M, z, k)
+        theta, U = scipy.linalg.eigh_tridiagonal(alpha, beta[:-1])
+        quadrature = np.sum(U[0] ** 2 * np.log(np.abs(theta)))
+        by_n.append(n * quadrature)
+        by_norm.append((z @ z) * quadrature)
+    return float(np.mean(by_n)), float(np.mean(by_norm))
+
+
 def _diagnose_slq(got, M, num_probes, k, seed, want):
     v, per_probe = _quadrature_variants(M, num_probes, k, seed)
+    unsquared = ("the weights tau_j should be squared: e_1^T f(T_k) e_1 = "
+                 "sum_j tau_j^2 f(theta_j).")
+    gaussian = ("your probes are Gaussian (standard_normal); the contract asks for Rademacher "
+                f"probes, entries +-1: {PROBE_RECIPE} (then ||z||^2 = n).")
+    by_n, by_norm = _gaussian_slq(M, num_probes, k, seed)
     alternatives = [
-        (float(np.sum(per_probe)), "you return the sum over the probes; the estimate is the mean."),
-        (v["no n"], "the factor ||z||^2 = n is missing: Lanczos starts from q_0 = z / ||z||, so "
-                    "z^T log(A) z = ||z||^2 e_1^T log(T_k) e_1."),
-        (v["last"], "the weights are the squares of the LAST components of the eigenvectors of T_k; "
-                    "Gauss quadrature uses the first ones, tau_j = e_1^T u_j (row 0 of the "
-                    "eigenvector matrix)."),
-        (v["unsquared"], "the weights tau_j should be squared: e_1^T f(T_k) e_1 = "
-                         "sum_j tau_j^2 f(theta_j)."),
-        (v["logdet T"], "you average log det T_k = sum_j log theta_j; the quadrature is the "
-                        "weighted sum n sum_j tau_j^2 log theta_j."),
-        (v["log of mean"], "you take the log of the weighted mean of the Ritz values; the rule "
-                           "applies log to each node first: sum_j tau_j^2 log(theta_j)."),
+        (float(np.sum(per_probe)), "09.slq_logdet.sum_not_mean",
+         "you return the sum over the probes; the estimate is the mean."),
+        (v["no n"], "09.slq_logdet.no_n",
+         "the factor ||z||^2 = n is missing: Lanczos starts from q_0 = z / ||z||, so "
+         "z^T log(A) z = ||z||^2 e_1^T log(T_k) e_1."),
+        (v["sqrt n"], "09.slq_logdet.norm_not_squared",
+         "the factor is ||z|| = sqrt(n); it should be ||z||^2 = n: z = ||z|| q_0 enters "
+         "z^T log(A) z twice."),
+        (v["last"], "09.slq_logdet.last_row",
+         "the weights are the squares of the LAST components of the eigenvectors of T_k; "
+         "Gauss quadrature uses the first ones, tau_j = e_1^T u_j (row 0 of the "
+         "eigenvector matrix)."),
+        (v["first column"], "09.slq_logdet.first_column",
+         "the weights are the squared entries of the first eigenvector u_1 (column 0 of the "
+         "eigenvector matrix); Gauss quadrature uses the first entry of every eigenvector, "
+         "tau_j = e_1^T u_j: row 0 of the matrix whose columns are the u_j."),
+        (v["unsquared"], "09.slq_logdet.weights_unsquared", unsquared),
+        (v["signed"], "09.slq_logdet.weights_unsquared", unsquared),
+        (v["signed eigh"], "09.slq_logdet.weights_unsquared", unsquared),
+        (v["logdet T"], "09.slq_logdet.logdet_of_T",
+         "you average log det T_k = sum_j log theta_j; the quadrature is the weighted sum "
+         "n sum_j tau_j^2 log theta_j."),
+        (v["log of mean"], "09.slq_logdet.log_of_mean",
+         "you take the log of the weighted mean of the Ritz values; the rule applies log to "
+         "each node first: sum_j tau_j^2 log(theta_j)."),
+        (float(per_probe[0]), "09.slq_logdet.same_probe",
+         "every probe is the same vector: create the generator once, before the loop, and draw "
+         "all the probes from it."),
+        (by_n, "09.slq_logdet.gaussian_probes", gaussian),
+        (by_norm, "09.slq_logdet.gaussian_probes", gaussian),
     ]
-    message = _first_match(got, alternatives, 1e-8)
-    if message:
-        raise WrongAnswer(message)
+    found = _first_match(got, alternatives, 1e-8)
+    if found:
+        raise _named(found)
     raise WrongAnswer(f"the estimate is {got:.10g}, expected {want:.10g} for these probes and k = "
                       f"{k}. Draw the probes as {PROBE_RECIPE}, run k Lanczos steps from each, and "
                       "average n * sum_j tau_j^2 log(theta_j).")
@@ -295,7 +384,8 @@ def check_slq_logdet(slq_logdet, n=60, num_probes=4, k=10, seed=0):
                f"and k = {k}: k Lanczos steps per probe, one product each, make {num_probes * k}.")
         expect(k == 1 or products != num_probes * (k - 1),
                f"on {name}, slq_logdet used {products} products with A for {num_probes} probes: "
-               f"k - 1 Lanczos steps per probe. Run k = {k} steps (T_k is k x k).")
+               f"k - 1 Lanczos steps per probe. Run k = {k} steps (T_k is k x k).",
+               code="09.slq_logdet.k_minus_one_steps")
         if not _close(got, want, 1e-8):
             _diagnose_slq(got, M, num_probes, k, seed, want)
 
@@ -306,7 +396,7 @@ def check_slq_logdet(slq_logdet, n=60, num_probes=4, k=10, seed=0):
     spied, _ = _slq_call(slq_logdet, M, num_probes, k, seed=seed, lanczos=_spy(calls))
     expect(len(calls) > 0, "slq_logdet did not call the `lanczos` function passed to it: use the "
                            "`lanczos` argument when it is given (krylov_ref.lanczos only when it "
-                           "is None).")
+                           "is None).", code="09.slq_logdet.lanczos_ignored")
     expect(len(calls) == num_probes,
            f"slq_logdet called the `lanczos` it was given {len(calls)} times for {num_probes} "
            "probes: once per probe.")
@@ -322,7 +412,8 @@ def check_slq_logdet(slq_logdet, n=60, num_probes=4, k=10, seed=0):
     # Defaults: seed 0; lanczos None means krylov_ref.lanczos.
     default, _ = _slq_call(slq_logdet, M, num_probes, k)
     expect(_close(default, reference_slq(M, num_probes, k, 0), 1e-8),
-           "without a seed argument the estimate should be the one with seed=0 (the default).")
+           "without a seed argument the estimate should be the one with seed=0 (the default).",
+           code="09.slq_logdet.default_seed")
     again, _ = _slq_call(slq_logdet, M, num_probes, k, seed=seed)
     expect(again == _slq_call(slq_logdet, M, num_probes, k, seed=seed)[0],
            "two calls with the same seed gave different estimates: draw the probes from "
@@ -414,21 +505,29 @@ def _diagnose_nll(got, A, y, num_probes, k, seed, want):
     fit = float(y @ np.linalg.solve(A, y))
     logdet = reference_slq(A, num_probes, k, seed)
     constant = 0.5 * n * np.log(2 * np.pi)
+    other_probes = ("log det A was estimated with other probes than those of the contract: "
+                    "pass seed=seed to slq_logdet (its default is seed=0).")
     alternatives = [
-        (want - constant, "the constant n/2 log(2 pi) is missing."),
-        (want - constant + n * np.log(2 * np.pi), "the constant should be n/2 log(2 pi), not n log(2 pi)."),
-        (fit + 0.5 * logdet + constant, "the data term is y^T A^{-1} y without its factor 1/2."),
-        (0.5 * fit + logdet + constant, "the log-determinant term lacks its factor 1/2."),
-        (-0.5 * fit - 0.5 * logdet - constant, "you return the log-likelihood; the contract asks "
-                                               "for the NEGATIVE log-likelihood."),
-        (0.5 * fit - 0.5 * logdet + constant, "the log-determinant enters with a + sign: "
-                                              "nll = 1/2 y^T A^{-1} y + 1/2 log det A + n/2 log(2 pi)."),
+        (want - constant, "09.gp_nll.no_constant", "the constant n/2 log(2 pi) is missing."),
+        (want - constant + n * np.log(2 * np.pi), "09.gp_nll.constant_not_halved",
+         "the constant should be n/2 log(2 pi), not n log(2 pi)."),
+        (fit + 0.5 * logdet + constant, "09.gp_nll.data_term_no_half",
+         "the data term is y^T A^{-1} y without its factor 1/2."),
+        (0.5 * fit + logdet + constant, "09.gp_nll.logdet_no_half",
+         "the log-determinant term lacks its factor 1/2."),
+        (-0.5 * fit - 0.5 * logdet - constant, "09.gp_nll.log_likelihood",
+         "you return the log-likelihood; the contract asks for the NEGATIVE log-likelihood."),
+        (0.5 * fit - 0.5 * logdet + constant, "09.gp_nll.logdet_sign",
+         "the log-determinant enters with a + sign: "
+         "nll = 1/2 y^T A^{-1} y + 1/2 log det A + n/2 log(2 pi)."),
+        (0.5 * fit + 0.5 * reference_slq(A, num_probes, k, 0) + constant if seed != 0 else np.nan,
+         "09.gp_nll.slq_seed_not_passed", other_probes),
         (0.5 * fit + 0.5 * reference_slq(A, num_probes, k, seed + 1) + constant,
-         "log det A was estimated with other probes than those of the contract (seed)."),
+         "09.gp_nll.slq_seed_not_passed", other_probes),
     ]
-    message = _first_match(got, alternatives, 1e-6)
-    if message:
-        raise WrongAnswer(message)
+    found = _first_match(got, alternatives, 1e-6)
+    if found:
+        raise _named(found)
     raise WrongAnswer(f"nll is {got:.10g}, expected {want:.10g}: nll = 1/2 y^T alpha + "
                       "1/2 slq_logdet(A, num_probes, k, seed=seed) + n/2 log(2 pi), with alpha the "
                       "CG solution of A alpha = y.")
@@ -442,30 +541,63 @@ def _diagnose_grad(grad, A, y, dA, num_probes, seed, want, tol):
     fit = np.array([alpha @ D @ alpha for D in dA])
     trace = np.array([np.mean(np.einsum("ij,jk,ik->i", U, D, Z)) for D in dA])
     no_solve = np.array([np.mean(np.einsum("ij,jk,ik->i", Z, D, Z)) for D in dA])
-    Zo = rademacher_probes(n, num_probes, seed + 1)
-    Uo = np.linalg.solve(A, Zo.T).T
-    other = np.array([np.mean(np.einsum("ij,jk,ik->i", Uo, D, Zo)) for D in dA])
+    def trace_with(Z_other):
+        U_other = np.linalg.solve(A, Z_other.T).T
+        return np.array([np.mean(np.einsum("ij,jk,ik->i", U_other, D, Z_other)) for D in dA])
+
+    other_probes = ("the trace was estimated with other probes than those of the contract: "
+                    "draw them from np.random.default_rng(seed), the same probes as for log det A.")
     alternatives = [
-        (0.5 * fit - 0.5 * trace, "grad has the wrong sign: d nll/d theta = -1/2 alpha^T dA alpha "
-                                  "+ 1/2 trace(A^{-1} dA)."),
-        (0.5 * fit + 0.5 * trace, "the data term of the gradient has the wrong sign: it is "
-                                  "-1/2 alpha^T dA alpha (d A^{-1} = -A^{-1} dA A^{-1})."),
-        (-0.5 * fit - 0.5 * trace, "the trace term of the gradient has the wrong sign: it is "
-                                   "+1/2 trace(A^{-1} dA)."),
-        (-fit + 0.5 * trace, "the data term of the gradient lacks its factor 1/2."),
-        (-0.5 * fit + trace, "the trace term of the gradient lacks its factor 1/2."),
-        (-0.5 * fit + 0.5 * no_solve, "the trace term estimates trace(dA), not trace(A^{-1} dA): "
-                                      "solve A u_i = z_i by CG and average u_i^T (dA z_i)."),
-        (-0.5 * fit + 0.5 * other, "the trace was estimated with other probes than those of the "
-                                   "contract: use the same seed, the same probes as for log det A."),
+        (0.5 * fit - 0.5 * trace, "09.gp_nll.grad_sign",
+         "grad has the wrong sign: d nll/d theta = -1/2 alpha^T dA alpha + 1/2 trace(A^{-1} dA)."),
+        (0.5 * fit + 0.5 * trace, "09.gp_nll.grad_data_sign",
+         "the data term of the gradient has the wrong sign: it is -1/2 alpha^T dA alpha "
+         "(d A^{-1} = -A^{-1} dA A^{-1})."),
+        (-0.5 * fit - 0.5 * trace, "09.gp_nll.grad_trace_sign",
+         "the trace term of the gradient has the wrong sign: it is +1/2 trace(A^{-1} dA)."),
+        (-fit + 0.5 * trace, "09.gp_nll.grad_data_no_half",
+         "the data term of the gradient lacks its factor 1/2."),
+        (-0.5 * fit + trace, "09.gp_nll.grad_trace_no_half",
+         "the trace term of the gradient lacks its factor 1/2."),
+        (-0.5 * fit + 0.5 * no_solve, "09.gp_nll.trace_without_solve",
+         "the trace term estimates trace(dA), not trace(A^{-1} dA): solve A u_i = z_i by CG and "
+         "average u_i^T (dA z_i)."),
+        (-0.5 * fit + 0.5 * trace_with(np.random.default_rng(seed).standard_normal((num_probes, n))),
+         "09.gp_nll.trace_gaussian_probes",
+         "the trace term uses Gaussian probes (standard_normal); the contract's probes are the "
+         f"Rademacher ones of Exercises 1-2, {PROBE_RECIPE}."),
+        (-0.5 * fit + 0.5 * trace_with(rademacher_probes(n, num_probes, seed + 1)),
+         "09.gp_nll.trace_probes_seed", other_probes),
     ]
-    for value, message in alternatives:
-        if np.all(np.abs(grad - value) <= tol):
-            raise WrongAnswer(message)
+    if seed != 0:
+        alternatives.append((-0.5 * fit + 0.5 * trace_with(rademacher_probes(n, num_probes, 0)),
+                             "09.gp_nll.trace_probes_seed", other_probes))
+    found = [(code, message) for value, code, message in alternatives
+             if np.all(np.abs(grad - value) <= tol)]
+    if found:
+        codes = tuple(dict.fromkeys(code for code, _ in found))
+        raise mistake(codes[0], found[0][1], *codes[1:])
     j = int(np.argmax(np.abs(grad - want) / tol))
     raise WrongAnswer(f"grad[{j}] is {grad[j]:.8g}, expected {want[j]:.8g}: d nll / d theta_j = "
                       "-1/2 alpha^T (dA_j alpha) + 1/2 mean_i u_i^T (dA_j z_i), with A u_i = z_i "
                       "solved by CG for the contract's probes z_i.")
+
+
+#: The tolerance of krylov_ref.cg and SciPy's cg when rtol is not given.
+DEFAULT_CG_RTOL = 1e-5
+
+
+def _gp_with_tolerances(A, y, dA, num_probes, k, seed, rtol_y, rtol_z):
+    """(nll, grad) with the solve for y to ``rtol_y`` and those of the probes to ``rtol_z``."""
+    n = y.shape[0]
+    alpha = reference_cg(A, y, rtol=rtol_y).x
+    Z = rademacher_probes(n, num_probes, seed)
+    U = [reference_cg(A, z, rtol=rtol_z).x for z in Z]
+    nll = (0.5 * y @ alpha + 0.5 * reference_slq(A, num_probes, k, seed)
+           + 0.5 * n * np.log(2 * np.pi))
+    grad = np.array([-0.5 * alpha @ (D @ alpha) + 0.5 * np.mean([u @ (D @ z) for u, z in zip(U, Z)])
+                     for D in dA])
+    return float(nll), grad
 
 
 def _check_gp_case(gp_nll, A, y, dA, *, what, **kwargs):
@@ -480,16 +612,28 @@ def _check_gp_case(gp_nll, A, y, dA, *, what, **kwargs):
     # Solves to rtol = 1e-8 that stop at another iterate (another CG) would leave
     # differences far below these; a wrong formula is off by far more.
     tol = 1e-6 * _scale_of_terms(A, y, dA, num_probes, seed) + 1e-9
-    ok = _close(nll, want_nll, 1e-7) and bool(np.all(np.abs(grad - want_grad) <= tol))
+    same = lambda value, gradient: (_close(nll, value, 1e-7)
+                                    and bool(np.all(np.abs(grad - gradient) <= tol)))
+    ok = same(want_nll, want_grad)
     if not ok and rtol >= 1e-3:
         # A loose tolerance: every CG that stops when ||r|| <= rtol ||b|| stops at the
         # same iterate; one that solves more accurately is far from it.
-        raise WrongAnswer(f"{what}: nll or grad differ from those with CG stopped as soon as "
-                          "||b - A x|| <= rtol ||b||: pass rtol to every CG solve (for y and "
-                          "for each probe).")
+        message = (f"{what}: nll or grad differ from those with CG stopped as soon as "
+                   "||b - A x|| <= rtol ||b||: pass rtol to every CG solve (for y and for each "
+                   "probe).")
+        for rtol_y, rtol_z in ((DEFAULT_CG_RTOL, rtol), (rtol, DEFAULT_CG_RTOL),
+                               (DEFAULT_CG_RTOL, DEFAULT_CG_RTOL)):
+            if same(*_gp_with_tolerances(A, y, dA, num_probes, k, seed, rtol_y, rtol_z)):
+                raise mistake("09.gp_nll.rtol_not_passed", message)
+        raise WrongAnswer(message)
     if not _close(nll, want_nll, 1e-7):
         _diagnose_nll(nll, A, y, num_probes, k, seed, want_nll)
     if not np.all(np.abs(grad - want_grad) <= tol):
+        _, again, _, _ = _gp_call(gp_nll, A, y, dA, **kwargs)
+        expect(np.array_equal(again, grad),
+               f"{what}: two calls with the same arguments gave different gradients: draw the "
+               "probes of the trace from np.random.default_rng(seed), the same probes as for "
+               "log det A.", code="09.gp_nll.trace_probes_seed")
         _diagnose_grad(grad, A, y, dA, num_probes, seed, want_grad, tol)
     for j, count in enumerate(dproducts):
         expect(count == num_probes + 1,
@@ -501,7 +645,8 @@ def _check_gp_case(gp_nll, A, y, dA, *, what, **kwargs):
     expect(products <= ref_products + slack,
            f"{what}: gp_nll used {products} products with A where about {ref_products} suffice: "
            "one CG solve for y and ONE per probe, shared by every hyperparameter (solve A u_i = z_i, "
-           "then use u_i^T (dA_j z_i) for each j), plus the k Lanczos steps per probe.")
+           "then use u_i^T (dA_j z_i) for each j), plus the k Lanczos steps per probe.",
+           code="09.gp_nll.solve_per_hyperparameter")
     return nll, grad
 
 
@@ -536,11 +681,15 @@ def check_gp_nll(gp_nll, n=80, num_probes=4, k=15, seed=0):
     expect(all(np.array_equal(D, C) for D, C in zip(dA3, copies)),
            "gp_nll changed a matrix of dA it was given: leave the caller's matrices as they are.")
     want3 = _reference_gp_nll(A3, y3, dA3, num_probes=2, k=10, seed=seed)
-    expect(isinstance(out, (tuple, list)) and len(out) == 2
-           and np.shape(out[1]) == (2,) and _close(_real_number(out[0], "nll"), want3[0], 1e-7)
+    as_ndarrays = ("with A and dA given as ndarrays the result differs from the one with "
+                   "operators: use them only through products `@` (for an ndarray, `*` is the "
+                   "entrywise product).")
+    # The right form with operators and another with ndarrays: an entrywise product.
+    expect(isinstance(out, (tuple, list)) and len(out) == 2 and np.ndim(out[0]) == 0
+           and np.shape(out[1]) == (2,), as_ndarrays, code="09.gp_nll.star_product")
+    expect(_close(_real_number(out[0], "nll"), want3[0], 1e-7)
            and np.allclose(np.asarray(out[1], dtype=float), want3[1], rtol=1e-5, atol=1e-8),
-           "with A and dA given as ndarrays the result differs from the one with operators: use "
-           "them only through products `@` (for an ndarray, `*` is the entrywise product).")
+           as_ndarrays)
 
     # A diagonal problem with 3 distinct variances: SLQ (k >= 3) and Hutchinson are
     # exact there, so the answer is the closed form.
@@ -560,3 +709,99 @@ def check_gp_nll(gp_nll, n=80, num_probes=4, k=15, seed=0):
     passed(f"gp_nll: nll = {nll:.6g} and grad = {np.round(grad, 4).tolist()} match the estimates "
            f"for {'1 probe' if num_probes == 1 else f'{num_probes} probes'}, k={k} (n={n}); products with A and dA as promised; defaults, "
            "one probe, diagonal case and inputs right.")
+
+
+# --------------------------------------------------------------------------
+# The misconceptions these checks name: code -> (description, the heading of
+# the section that explains it).
+
+SECTION_LIKELIHOOD = "1. The likelihood and its three ingredients"
+SECTION_HUTCHINSON = "3. Traces from products: Hutchinson's estimator"
+SECTION_EXERCISE_1 = "Exercise 1 — Hutchinson's trace estimator (4 points)"
+SECTION_QUADRATURE = ("4. $\\log\\det A = \\operatorname{tr}(\\log A)$, and Gauss quadrature "
+                      "from Lanczos")
+SECTION_EXERCISE_2 = "Exercise 2 — stochastic Lanczos quadrature (6 points)"
+SECTION_GRADIENT = "6. The gradient: one CG solve per probe"
+SECTION_EXERCISE_3 = "Exercise 3 — the NLL and its gradient (6 points)"
+
+MISCONCEPTIONS = {
+    # Exercise 1: hutchinson_trace
+    "09.hutchinson_trace.gaussian_probes": ("Gaussian probes (standard_normal) where Rademacher "
+                                            "(+-1) probes are asked", SECTION_EXERCISE_1),
+    "09.hutchinson_trace.zero_one_probes": ("probes with entries 0 and 1 instead of -1 and +1",
+                                            SECTION_HUTCHINSON),
+    "09.hutchinson_trace.probes_as_columns": ("the probes drawn as the columns of an (n, p) "
+                                              "array, not the rows of a (p, n) one",
+                                              SECTION_EXERCISE_1),
+    "09.hutchinson_trace.same_probe": ("the generator re-created for every probe: all probes "
+                                       "the same", SECTION_EXERCISE_1),
+    "09.hutchinson_trace.unseeded": ("the probes drawn from a generator without the seed",
+                                     SECTION_EXERCISE_1),
+    "09.hutchinson_trace.seed_ignored": ("the seed argument not used (a fixed seed instead)",
+                                         SECTION_EXERCISE_1),
+    "09.hutchinson_trace.default_seed": ("a default seed other than 0", SECTION_EXERCISE_1),
+    "09.hutchinson_trace.sum_not_mean": ("the sum of z^T A z over the probes, not the mean",
+                                         SECTION_HUTCHINSON),
+    "09.hutchinson_trace.divided_by_n": ("the estimate divided by n", SECTION_HUTCHINSON),
+    "09.hutchinson_trace.divided_by_p_minus_1": ("the sum divided by num_probes - 1, as for a "
+                                                 "sample variance", SECTION_HUTCHINSON),
+    "09.hutchinson_trace.squared_norm": ("||A z||^2 = z^T A^2 z averaged instead of z^T A z",
+                                         SECTION_HUTCHINSON),
+    # Exercise 2: slq_logdet
+    "09.slq_logdet.first_column": ("the weights from the first column (first eigenvector) of "
+                                   "the eigenvector matrix instead of its first row",
+                                   SECTION_QUADRATURE),
+    "09.slq_logdet.last_row": ("the weights from the last row of the eigenvector matrix instead "
+                               "of the first", SECTION_QUADRATURE),
+    "09.slq_logdet.weights_unsquared": ("tau_j not squared: weights e_1^T u_j instead of "
+                                        "(e_1^T u_j)^2", SECTION_QUADRATURE),
+    "09.slq_logdet.no_n": ("the factor ||z||^2 = n left out", SECTION_QUADRATURE),
+    "09.slq_logdet.norm_not_squared": ("the factor ||z|| = sqrt(n) instead of ||z||^2 = n",
+                                       SECTION_QUADRATURE),
+    "09.slq_logdet.sum_not_mean": ("the sum over the probes, not the mean", SECTION_QUADRATURE),
+    "09.slq_logdet.logdet_of_T": ("log det T_k = sum_j log theta_j averaged, without the "
+                                  "quadrature weights", SECTION_QUADRATURE),
+    "09.slq_logdet.log_of_mean": ("log of sum_j tau_j^2 theta_j instead of sum_j tau_j^2 "
+                                  "log theta_j", SECTION_QUADRATURE),
+    "09.slq_logdet.k_minus_one_steps": ("k - 1 Lanczos steps per probe instead of k",
+                                        SECTION_EXERCISE_2),
+    "09.slq_logdet.lanczos_ignored": ("the lanczos argument ignored (krylov_ref.lanczos always "
+                                      "used)", SECTION_EXERCISE_2),
+    "09.slq_logdet.gaussian_probes": ("Gaussian probes where Rademacher (+-1) probes are asked",
+                                      SECTION_EXERCISE_2),
+    "09.slq_logdet.same_probe": ("the generator re-created for every probe: all probes the "
+                                 "same", SECTION_EXERCISE_2),
+    "09.slq_logdet.default_seed": ("a default seed other than 0", SECTION_EXERCISE_2),
+    # Exercise 3: gp_nll
+    "09.gp_nll.no_constant": ("the constant n/2 log(2 pi) left out of the NLL",
+                              SECTION_LIKELIHOOD),
+    "09.gp_nll.constant_not_halved": ("the constant n log(2 pi) instead of n/2 log(2 pi)",
+                                      SECTION_LIKELIHOOD),
+    "09.gp_nll.data_term_no_half": ("y^T A^{-1} y without its 1/2", SECTION_LIKELIHOOD),
+    "09.gp_nll.logdet_no_half": ("log det A without its 1/2", SECTION_LIKELIHOOD),
+    "09.gp_nll.logdet_sign": ("log det A subtracted instead of added", SECTION_LIKELIHOOD),
+    "09.gp_nll.log_likelihood": ("the log-likelihood (and its gradient) returned instead of "
+                                 "the negative log-likelihood", SECTION_LIKELIHOOD),
+    "09.gp_nll.slq_seed_not_passed": ("log det A estimated with other probes: the seed not "
+                                      "passed to slq_logdet", SECTION_EXERCISE_3),
+    "09.gp_nll.grad_sign": ("the whole gradient with the wrong sign", SECTION_LIKELIHOOD),
+    "09.gp_nll.grad_data_sign": ("+1/2 alpha^T dA alpha: the sign of d A^{-1} = "
+                                 "-A^{-1} dA A^{-1} lost", SECTION_LIKELIHOOD),
+    "09.gp_nll.grad_trace_sign": ("-1/2 trace(A^{-1} dA) instead of +1/2", SECTION_LIKELIHOOD),
+    "09.gp_nll.grad_data_no_half": ("alpha^T dA alpha without its 1/2", SECTION_LIKELIHOOD),
+    "09.gp_nll.grad_trace_no_half": ("trace(A^{-1} dA) without its 1/2", SECTION_LIKELIHOOD),
+    "09.gp_nll.trace_without_solve": ("trace(dA) estimated (z^T dA z) instead of "
+                                      "trace(A^{-1} dA): no solve with the probes",
+                                      SECTION_GRADIENT),
+    "09.gp_nll.trace_gaussian_probes": ("Gaussian probes for the trace term where the "
+                                        "contract's Rademacher probes are asked",
+                                        SECTION_EXERCISE_3),
+    "09.gp_nll.trace_probes_seed": ("the trace term's probes not drawn with the seed (other "
+                                    "probes than for log det A)", SECTION_GRADIENT),
+    "09.gp_nll.solve_per_hyperparameter": ("a CG solve per probe and per hyperparameter instead "
+                                           "of one per probe shared by all", SECTION_GRADIENT),
+    "09.gp_nll.rtol_not_passed": ("rtol not passed to a CG solve (its default 1e-5 used)",
+                                  SECTION_EXERCISE_3),
+    "09.gp_nll.star_product": ("D * v (entrywise for an ndarray) where the product D @ v is "
+                               "meant", SECTION_EXERCISE_3),
+}

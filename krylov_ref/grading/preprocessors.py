@@ -45,7 +45,7 @@ from .screen import screen_notebook
 from .verify import Flag, verify_notebook
 
 __all__ = ["TagTestCells", "RestoreCells", "SealedExecute", "RedactHiddenTracebacks",
-           "FeedbackClearHiddenTests",
+           "FeedbackClearHiddenTests", "LinkMisconceptions", "feedback_anchor",
            "ARM_MARKER", "report_path"]
 
 ARM_MARKER = "krylov_ref_arm"
@@ -346,7 +346,11 @@ class SealedExecute(Execute):
             flags.append(Flag("sandbox", cell, _grade_id(nb.cells[cell - 1]),
                               f"the kernel stopped here ({reason}); the cells after it were not run "
                               "and their tests earn nothing"))
-        self._report(student, assignment, notebook, flags, resources)
+        # What each failing test cell diagnosed (sealed codes, recorded in its
+        # metadata by verify_notebook), for the class report.
+        diagnoses = {_grade_id(c): c["metadata"]["krylov_ref"]["diagnoses"] for c in nb.cells
+                     if c.get("metadata", {}).get("krylov_ref", {}).get("diagnoses")}
+        self._report(student, assignment, notebook, flags, resources, diagnoses)
         return nb, resources
 
     _explained = False
@@ -462,7 +466,7 @@ class SealedExecute(Execute):
             return []
         return [c.copy() for c in _read_release(path, os.stat(path).st_mtime_ns)]
 
-    def _report(self, student, assignment, notebook, flags, resources):
+    def _report(self, student, assignment, notebook, flags, resources, diagnoses=None):
         for flag in flags:
             level = self.log.info if flag.kind == "screen" else self.log.warning
             where = f", cell {flag.cell}" if flag.cell else ""
@@ -476,7 +480,8 @@ class SealedExecute(Execute):
             tmp = path + ".tmp"
             with open(tmp, "w") as f:
                 json.dump({"student": student, "assignment": assignment, "notebook": notebook,
-                           "flags": [fl.as_dict() for fl in flags]}, f, indent=1)
+                           "flags": [fl.as_dict() for fl in flags],
+                           "diagnoses": diagnoses or {}}, f, indent=1)
             os.replace(tmp, path)
         serious = [fl for fl in flags if fl.kind != "screen"] or flags
         if serious:
@@ -527,4 +532,56 @@ class RedactHiddenTracebacks(_FeedbackPreprocessor):
                 outputs.append(NotebookNode(output_type="stream", name="stdout",
                                             text="\u2713 hidden tests passed\n"))
             cell["outputs"] = outputs
+        return cell, resources
+
+
+def feedback_anchor(heading):
+    """The id nbconvert gives a markdown heading in an HTML page (feedback pages)."""
+    import re
+
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    found = re.search(r'id="([^"]*)"', markdown2html_mistune("## " + heading))
+    return found.group(1) if found else ""
+
+
+class LinkMisconceptions(_FeedbackPreprocessor):
+    """In feedback, under each failing test cell, the misconceptions its checks
+    named, each with a link to the lesson section (in the same page) that
+    explains it. Read from the cell's recorded diagnoses; nothing of a hidden
+    test is shown."""
+
+    def preprocess(self, nb, resources):
+        from .misconceptions import describe
+
+        self._describe = describe
+        self._lesson = resources.get("nbgrader", {}).get("assignment")
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        entries = cell.get("metadata", {}).get("krylov_ref", {}).get("diagnoses", [])
+        codes = list(dict.fromkeys(c for e in entries for c in e.get("codes", []) if "." in c))
+        if cell.cell_type != "code" or not codes:
+            return cell, resources
+        import html as _html
+
+        lines_html, lines_text = [], []
+        for code in codes:
+            try:
+                description, section = self._describe(code, self._lesson)
+            except ImportError:  # a lesson without a checks module: say the code only
+                description, section = "", ""
+            where = ""
+            if section:
+                anchor = feedback_anchor(section)
+                where = (f' &mdash; read <a href="#{_html.escape(anchor)}">'
+                         f"{_html.escape(section)}</a> again")
+            lines_html.append(f"<li><code>{_html.escape(code)}</code>: {_html.escape(description)}"
+                              f"{where}</li>")
+            lines_text.append(f"{code}: {description}" + (f" (see {section})" if section else ""))
+        cell.setdefault("outputs", []).append(NotebookNode(
+            output_type="display_data", metadata={},
+            data={"text/html": '<div class="krylov-misconceptions"><p>The mistake this test '
+                               "names:</p><ul>" + "".join(lines_html) + "</ul></div>",
+                  "text/plain": "The mistake this test names:\n" + "\n".join(lines_text)}))
         return cell, resources

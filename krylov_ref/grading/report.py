@@ -25,24 +25,23 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import json
 import math
-import os
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .misconceptions import GENERIC, describe, section_anchor
+from .misconceptions import describe
 
 __all__ = ["ClassData", "load", "build_report", "write_report"]
 
 REPORT_DIR = "reports"
-# Where a misconception's section is explained: the lesson's page in the web
-# book, relative to the report (reports/ beside build/).
-LESSON_URL = "../build/book/{lesson}.html#{anchor}"
+# Where a misconception's section is explained: the student version of the
+# lesson, rendered beside the report (``lesson_page``), so that the links work
+# from the report's folder with nothing else built.
+LESSON_URL = "{lesson}_lesson.html#{anchor}"
 
 
 @dataclass
@@ -284,7 +283,7 @@ def build_report(data, lesson_url=LESSON_URL):
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     rows = misconception_rows(data)
     for row in rows:
-        row["link"] = (lesson_url.format(lesson=data.lesson, anchor=section_anchor(row["section"]))
+        row["link"] = (lesson_url.format(lesson=data.lesson, anchor=_anchor(row["section"]))
                        if row["section"] else "")
     grouped = defaultdict(list)
     for row in rows:
@@ -311,12 +310,41 @@ def build_report(data, lesson_url=LESSON_URL):
     return page, {"scores": score_rows(data), "cells": cells, "misconceptions": rows}
 
 
+def _anchor(section):
+    """The id of a heading in the rendered lesson (nbconvert's, as in the
+    feedback pages)."""
+    from .preprocessors import feedback_anchor
+
+    return feedback_anchor(section)
+
+
+def lesson_page(root, lesson, out):
+    """Render the student version of ``lesson`` (``lessons/``) to
+    ``out/<lesson>_lesson.html``, the page the report's links point into;
+    re-rendered only when the lesson changed. Without a network its
+    formulas show as TeX source (MathJax is not bundled)."""
+    from nbconvert import HTMLExporter
+
+    source = Path(root) / "lessons" / lesson / f"{lesson}.ipynb"
+    target = Path(out) / f"{lesson}_lesson.html"
+    if not source.exists():
+        return None
+    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+        return target
+    body, _ = HTMLExporter(template_name="lab").from_filename(str(source))
+    target.write_text(body)
+    return target
+
+
 def write_report(root, lesson, db_url, out_dir=None, lesson_url=LESSON_URL):
-    """Write the HTML report and its CSV files; returns the HTML file's path."""
+    """Write the HTML report, its CSV files and (for the default links) the
+    lesson's page; returns the report's path."""
     data = load(root, lesson, db_url)
     page, tables = build_report(data, lesson_url)
     out = Path(out_dir or Path(root) / REPORT_DIR)
     out.mkdir(parents=True, exist_ok=True)
+    if lesson_url == LESSON_URL:
+        lesson_page(root, lesson, out)
     path = out / f"{lesson}.html"
     path.write_text(page)
     for name, rows in tables.items():

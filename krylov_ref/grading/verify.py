@@ -161,16 +161,19 @@ def _record_diagnoses(cell, key, diagnoses, zeroed):
     this: notebooks and feedback pages do not show cell metadata.
     """
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    # What the student read: the cell's error message, for the report's examples.
+    said = next((str(o.get("evalue", "")) for o in errors), "")[:400]
     found = []
     for payload in diagnoses:
         message = _valid_mac(key, payload)
         if message is not None and "codes" in message and "args" not in message:
             found.append({"check": str(message.get("check", "")).rpartition(".")[2],
-                          "codes": [str(c) for c in message.get("codes", [])]})
+                          "codes": [str(c) for c in message.get("codes", [])], "message": said})
     if zeroed:
-        found = [{"check": "", "codes": ["integrity"]}]
+        found = [{"check": "", "codes": ["integrity"], "message": said}]
     elif errors and not found:
-        found = [{"check": "", "codes": [_UNDIAGNOSED.get(errors[-1].get("ename"), "unrecognised")]}]
+        found = [{"check": "", "codes": [_UNDIAGNOSED.get(errors[-1].get("ename"), "unrecognised")],
+                  "message": said}]
     elif not errors:
         found = []
     if found:
