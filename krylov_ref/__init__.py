@@ -18,7 +18,7 @@ instructor's side: nbgrader preprocessors, integrity verification, export),
 from . import precond
 from .bicgstab import bicgstab
 from .cg import cg, steepest_descent
-from .gmres import gmres
+from .gmres import fgmres, gmres
 from .gp import gp_nll, rbf_kernel, slq_logdet
 from .krylov import arnoldi, krylov_matrix, lanczos, tridiagonal
 from .minres import minres
@@ -29,7 +29,7 @@ from .ridge import cgls, ridge_cg
 
 __all__ = [
     # Krylov solvers and processes
-    "cg", "steepest_descent", "gmres", "minres", "bicgstab",
+    "cg", "steepest_descent", "gmres", "fgmres", "minres", "bicgstab",
     "arnoldi", "krylov_matrix", "lanczos", "tridiagonal",
     "SolverResult", "CGResult", "precond",
     # optimisation, regression, Gaussian processes

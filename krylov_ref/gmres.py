@@ -21,7 +21,7 @@ from .cg import _stopping_tolerance
 from .krylov import BREAKDOWN_TOL
 from .result import SolverResult
 
-__all__ = ["gmres", "GMRESResult"]
+__all__ = ["gmres", "fgmres", "GMRESResult", "FGMRESResult"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -38,13 +38,20 @@ class GMRESResult(SolverResult):
     H : ndarray, shape (k + 1, k)
         Hessenberg matrix of the last cycle of ``k`` steps, before the
         rotations: ``A M V_k = V_{k+1} H`` (``M`` the identity without a
-        preconditioner). Its square part's eigenvalues are Ritz values.
+        preconditioner); for :func:`fgmres`, ``A Z_k = V_{k+1} H``. Its
+        square part's eigenvalues are Ritz values.
     cycles : int
         Number of restart cycles started.
     """
 
     H: np.ndarray = field(default_factory=lambda: np.empty((1, 0)))
     cycles: int = 0
+
+
+@dataclass(frozen=True, repr=False)
+class FGMRESResult(GMRESResult):
+    """:class:`GMRESResult` of :func:`fgmres`: the same attributes, with
+    ``A Z_k = V_{k+1} H`` for ``H`` (``Z_k`` the preconditioned vectors)."""
 
 
 def _givens(a, b):
@@ -144,17 +151,107 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
     >>> res.H.shape
     (4, 3)
     """
+    return _gmres(A, b, x0, rtol, atol, restart, maxiter, M, callback, flexible=False)
+
+
+def fgmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=None,
+           callback=None):
+    """Restarted flexible GMRES (FGMRES(m)): a right preconditioner that may
+    change at every step.
+
+    Saad, *A flexible inner-outer preconditioned GMRES algorithm*, SIAM J.
+    Sci. Comput. 14(2), 1993. Right-preconditioned GMRES forms ``x = x0 + M
+    V y`` at the end of a cycle, which is the minimiser only if the same
+    linear ``M`` was applied at every step. FGMRES keeps the preconditioned
+    vectors ``z_j = M(v_j)`` instead and forms ``x = x0 + Z y``: the relation
+    ``A Z_k = V_{k+1} H`` holds whatever ``M`` did at each step, so the Givens
+    estimate is the true residual norm of ``x`` (in exact arithmetic), and
+    ``x`` minimises ``||b - A x||`` over ``x0 + span(Z_k)``. The price: ``m``
+    more stored vectors. One cycle::
+
+        r = b - A x;  beta = ||r||;  v_1 = r / beta;  g = beta e_1
+        for j = 1..m:
+            z_j = M(v_j)                         (may differ from step to step)
+            w = A z_j
+            h_ij = v_i^T w,  w -= sum_i h_ij v_i      (i <= j, twice)
+            h_{j+1,j} = ||w||;  v_{j+1} = w / h_{j+1,j}
+            rotations as in gmres;  ||b - A x_j|| = |g_{j+1}|:  stop if small
+        x += Z y  with  R y = g[:j]
+
+    With ``M=None`` it computes the iterates of :func:`gmres`; with a fixed
+    linear ``M``, those of right-preconditioned :func:`gmres`.
+
+    Parameters
+    ----------
+    A : ndarray, sparse matrix, LinearOperator or callable
+        Square (possibly non-symmetric) matrix, or ``v -> A v``.
+    b : ndarray, shape (n,)
+        Right-hand side.
+    x0 : ndarray, optional
+        Starting guess (zeros by default).
+    rtol, atol : float
+        Stop when ``||b - A x||_2 <= max(rtol ||b||_2, atol)``, tested on the
+        Givens estimate inside a cycle and on the true residual after it.
+    restart : int
+        Steps per cycle ``m``; ``V`` holds ``m + 1`` vectors and ``Z`` ``m``.
+    maxiter : int, optional
+        Maximum number of inner steps (products with A, not cycles);
+        ``10 n`` by default.
+    M : ndarray, sparse matrix, LinearOperator or callable, optional
+        Applies an approximation of ``A^{-1}``: ``v -> M(v)``. A callable may
+        return a different approximation at every call, and need not be
+        linear (an inner iterative solve with a few steps, a multigrid cycle
+        with a varying number of sweeps). It is called once per inner step.
+    callback : callable, optional
+        Called as ``callback(x)`` after every inner step.
+
+    Returns
+    -------
+    FGMRESResult
+        As for :func:`gmres`; ``H`` satisfies ``A Z_k = V_{k+1} H``.
+
+    Raises
+    ------
+    ValueError
+        For bad input (shapes, NaN or inf, ``restart`` not a positive integer).
+
+    See Also
+    --------
+    gmres : the same with a fixed preconditioner, storing no ``Z``.
+
+    Examples
+    --------
+    A preconditioner that is an inner GMRES of three steps, which is not a
+    linear map of ``v``:
+
+    >>> import numpy as np
+    >>> from krylov_ref.gmres import fgmres, gmres
+    >>> rng = np.random.default_rng(0)
+    >>> A = np.eye(50) + 0.5 * rng.standard_normal((50, 50)) / np.sqrt(50)
+    >>> b = np.ones(50)
+    >>> inner = lambda v: gmres(A, v, rtol=0.0, restart=3, maxiter=3).x
+    >>> res = fgmres(A, b, rtol=1e-10, M=inner)
+    >>> res.converged, bool(np.linalg.norm(b - A @ res.x) <= 1e-10 * np.linalg.norm(b))
+    (True, True)
+    """
+    return _gmres(A, b, x0, rtol, atol, restart, maxiter, M, callback, flexible=True)
+
+
+def _gmres(A, b, x0, rtol, atol, restart, maxiter, M, callback, flexible):
+    # The loop of gmres; flexible=True stores Z (z_j = M(v_j)) and forms x = x0 + Z y.
     if not isinstance(restart, numbers.Integral) or isinstance(restart, bool) or restart < 1:
         raise ValueError(f"restart must be a positive integer, got {restart!r}")
     A, b, x, M, maxiter = prepare_system(A, b, x0, M, rtol, atol, maxiter)
     tol = _stopping_tolerance(b, rtol, atol)
     precondition = M if M is not None else (lambda v: v)
+    result_type = FGMRESResult if flexible else GMRESResult
     if not np.any(b):
         # b = 0 has the exact solution x = 0, whatever x0 was.
-        return GMRESResult(x=np.zeros_like(b), converged=True, status="converged",
+        return result_type(x=np.zeros_like(b), converged=True, status="converged",
                            iterations=0, residual_norms=np.zeros(1), matvecs=0)
     m = min(restart, A.n)
     V = np.empty((m + 1, A.n))
+    Z = np.empty((m, A.n)) if flexible else None
     H = np.zeros((m + 1, m))
     work = np.empty(A.n)
     r = b - A(x) if x0 is not None else b.copy()
@@ -174,7 +271,10 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
         singular = False
         inverse_norm = 0.0                              # bounds ||R^{-1}||_2, see below
         for j in range(min(m, maxiter - iterations)):
-            w = A(precondition(V[j]))                   # w = A M v_j
+            z = precondition(V[j])
+            if flexible:
+                Z[j] = z                                # z_j = M(v_j), kept
+            w = A(z)                                    # w = A M v_j
             H[: j + 1, j] = _orthogonalize(V[: j + 1], w, work)
             H[j + 1, j] = np.linalg.norm(w)             # h_{j+1,j} = ||w||
             # ||A M v_j|| is the norm of column j of H, V being orthonormal;
@@ -220,16 +320,16 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
                 if singular:
                     norms.append(norms[-1])
                     if callback is not None:
-                        callback(_updated(x, V, R, g, steps - 1, precondition))
+                        callback(_updated(x, V, R, g, steps - 1, precondition, Z))
                     break
                 inverse_norm = 1.0 / sigma[-1]
             norms.append(abs(g[j + 1]))                 # ||r_j|| = |g_{j+1}|
             if callback is not None:
-                callback(_updated(x, V, R, g, steps, precondition))
+                callback(_updated(x, V, R, g, steps, precondition, Z))
             if norms[-1] <= tol or happy:
                 break
         # x += M V y with R y = g, over the columns before a singular step.
-        x = _updated(x, V, R, g, steps - 1 if singular else steps, precondition)
+        x = _updated(x, V, R, g, steps - 1 if singular else steps, precondition, Z)
         r = b - A(x)                                    # restart from the true residual
         beta = np.linalg.norm(r)
         norms[-1] = beta
@@ -242,16 +342,19 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=20, maxiter=None, M=Non
             break
     if converged:
         status = "converged"
-    return GMRESResult(
+    return result_type(
         x=x, converged=converged, status=status, iterations=iterations,
         residual_norms=np.array(norms), matvecs=A.count,
         H=H[: steps + 1, :steps].copy(), cycles=cycles,
     )
 
 
-def _updated(x, V, R, g, k, precondition):
-    # x + M V_k y with R_k y = g_k: the minimiser over the current cycle.
+def _updated(x, V, R, g, k, precondition, Z=None):
+    # x + M V_k y (x + Z_k y if flexible) with R_k y = g_k: the minimiser over
+    # the current cycle.
     if k == 0:
         return x.copy()
     y = solve_triangular(R[:k, :k], g[:k])
+    if Z is not None:
+        return x + y @ Z[:k]
     return x + precondition(y @ V[:k])

@@ -9,6 +9,7 @@ any feedback page or in nbgrader's Validate output."""
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import json
 import os
@@ -392,12 +393,20 @@ def _grader_lines(name):
     for path in paths:
         lines |= {re.sub(r"\s+", " ", l).strip() for l in path.read_text().splitlines()
                   if len(l.strip()) >= 16 and not l.strip().startswith("#")}
+    # A grader line that is part of a line shown anyway (the same statement
+    # with a comment after it, say) reveals nothing.
+    text = _shown_code()
+    return {line for line in lines if line not in text}
+
+
+@functools.lru_cache(maxsize=1)
+def _shown_code():
+    """The notebooks' own code, and the solutions that honest submissions
+    hold, one normalised line after another."""
+    shown = []
     for other in lesson_names():
-        # The notebooks' own code, and the solutions that honest submissions hold.
-        shown = [c.source for c in read(lesson_path(other)).cells] + list(answer_code(other).values())
-        for source in shown:
-            lines -= {re.sub(r"\s+", " ", l).strip() for l in source.splitlines()}
-    return lines
+        shown += [c.source for c in read(lesson_path(other)).cells] + list(answer_code(other).values())
+    return "\n".join(re.sub(r"\s+", " ", l).strip() for source in shown for l in source.splitlines())
 
 
 def test_feedback_never_shows_hidden_tests_or_the_grader(course):

@@ -16,8 +16,9 @@ import scipy.sparse.linalg as sla
 import krylov_ref
 from krylov_ref import precond
 from krylov_ref.checks import NotAllowedError, WrongAnswer, codes_of, use_own
-from krylov_ref.checks.lesson05 import (KERSHAW, MISCONCEPTIONS, ZERO_PIVOT, check_ichol0,
-                                        check_jacobi_preconditioner, check_pcg,
+from krylov_ref.checks.lesson05 import (KERSHAW, MIC_NEGATIVE_PIVOT, MIC_ZERO_PIVOT,
+                                        MISCONCEPTIONS, ZERO_PIVOT, check_ichol0,
+                                        check_jacobi_preconditioner, check_mic0, check_pcg,
                                         check_ssor_preconditioner)
 from krylov_ref.problems import poisson2d
 
@@ -27,6 +28,7 @@ PCG_CASES = [{}, dict(m=14, contrast=1e3, seed=5), dict(m=7, contrast=1e6, seed=
 JACOBI_CASES = [{}, dict(m=5, contrast=1e2, seed=3), dict(m=11, contrast=1e6, seed=9)]
 SSOR_CASES = [{}, dict(m=9, omega=0.8, seed=4), dict(m=4, omega=1.9, seed=1)]
 IC_CASES = [{}, dict(m=9, seed=3), dict(m=3, seed=8)]
+MIC_CASES = [{}, dict(m=9, seed=3), dict(m=3, seed=8)]
 
 
 # ---------------------------------------------------------------- pcg
@@ -536,7 +538,8 @@ def test_each_exercise_refuses_in_its_own_words():
     for check, cheat, words in [
             (check_pcg, pcg_with_scipy, "applications M @ r"),
             (check_jacobi_preconditioner, jacobi_with_inverse, "diagonal of A"),
-            (check_ichol0, ichol0_with_cholesky, "IC(0) formulas")]:
+            (check_ichol0, ichol0_with_cholesky, "IC(0) formulas"),
+            (check_mic0, ichol0_with_cholesky, "MIC(0) formulas")]:
         with pytest.raises(NotAllowedError, match="is not allowed in this exercise") as refused:
             check(cheat)
         assert words in str(refused.value)
@@ -705,6 +708,139 @@ def test_the_breakdown_examples_are_spd_and_break_ic0(A, pivot):
         precond.ichol0(A)
 
 
+# ---------------------------------------------------------------- mic0
+
+def mic0_student(A, mistake=None, refuse=lambda pivot: pivot <= 0):
+    """A student's MIC(0) (right-looking, on a dense copy), with one mistake."""
+    L = np.tril(sp.csr_array(A).toarray())
+    n = L.shape[0]
+    pattern = L != 0
+    if mistake == "complete":
+        pattern = np.tril(np.ones((n, n), dtype=bool))
+    lost = np.zeros(n)
+    for k in range(n):
+        if mistake != "no check" and refuse(L[k, k]):
+            raise ValueError(f"pivot {L[k, k]} at column {k}")
+        L[k, k] = np.sqrt(L[k, k])
+        rows = k + 1 + np.flatnonzero(pattern[k + 1:, k])
+        L[rows, k] /= L[k, k]
+        for j in rows:
+            for i in rows[rows >= j]:
+                update = L[i, k] * L[j, k]
+                if pattern[i, j]:
+                    L[i, j] -= update
+                    continue
+                if mistake == "drop":
+                    continue
+                if mistake == "after":
+                    lost[i] += update
+                    lost[j] += update
+                    continue
+                weight = {"sign": -1.0, "twice": 2.0}.get(mistake, 1.0)
+                if mistake != "column":
+                    L[i, i] -= weight * update
+                if mistake != "row":
+                    L[j, j] -= weight * update
+    if mistake == "after":
+        L[np.diag_indices(n)] = np.sqrt(np.diag(L) ** 2 - lost)
+    if mistake == "upper":
+        return sp.csr_array(L.T)
+    return sp.csr_array(L)
+
+
+def mic0_left_looking(A):
+    """Another correct MIC(0): column by column from the left, on a dense copy,
+    the dropped fill of each pair of rows collected as it arises."""
+    a = sp.csr_array(A).toarray()
+    n = a.shape[0]
+    pattern = a != 0
+    L = np.zeros((n, n))
+    for j in range(n):
+        # Fill that columns k < j drop in row j: (L L^T)_ji off the pattern, i != j.
+        S = L[:, :j] @ L[j, :j]
+        dropped = np.sum(S[~pattern[:, j]])
+        pivot = a[j, j] - L[j, :j] @ L[j, :j] - dropped
+        if not pivot > 0:
+            raise ValueError(f"MIC(0) breaks down at column {j}")
+        L[j, j] = np.sqrt(pivot)
+        below = j + 1 + np.flatnonzero(pattern[j + 1:, j])
+        L[below, j] = (a[below, j] - L[below, :j] @ L[j, :j]) / L[j, j]
+    return L  # dense is accepted
+
+
+@pytest.mark.parametrize("case", MIC_CASES)
+def test_check_mic0_accepts_correct_solutions(case, capsys):
+    check_mic0(mic0_student, **case)
+    check_mic0(mic0_left_looking, **case)
+    assert "\u2713 mic0" in capsys.readouterr().out
+
+
+MIC_MISTAKES = [  # (the student's mistake, what the message says, its code)
+    ("drop", "this is the IC\\(0\\) factor", "fill_dropped"),
+    ("row", "pivot of row i only", "compensate_row_only"),
+    ("column", "pivot of column j only", "compensate_column_only"),
+    ("sign", "added to the pivots", "compensation_sign"),
+    ("twice", "twice the fill", "compensation_doubled"),
+    ("after", "after the factorisation", "compensated_afterwards"),
+    ("complete", "complete Cholesky factor", "complete_cholesky"),
+    ("no check", "MIC\\(0\\) breaks down .* returned a factor", "no_breakdown_check"),
+    ("upper", "upper triangular factor", None),
+]
+
+
+@pytest.mark.parametrize("mistake, message, code", MIC_MISTAKES)
+def test_check_mic0_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failed, \
+            np.errstate(invalid="ignore", divide="ignore"):
+        check_mic0(lambda A: mic0_student(A, mistake))
+    assert codes_of(failed.value) == ((f"05.mic0.{code}",) if code else ())
+
+
+def test_check_mic0_names_a_breakdown_that_mic0_does_not_have():
+    # Twice the compensation drives a pivot of poisson2d(6) below zero: the
+    # student's own ValueError is then the symptom, named.
+    with pytest.raises(WrongAnswer, match="raised ValueError .* has positive pivots") as failed:
+        check_mic0(lambda A: mic0_student(A, "twice"), m=6)
+    assert codes_of(failed.value) == ("05.mic0.compensation_doubled",)
+
+
+def test_check_mic0_wants_zero_and_negative_pivots_refused():
+    with pytest.raises(WrongAnswer, match="-1") as failed, np.errstate(invalid="ignore"):
+        check_mic0(lambda A: mic0_student(A, refuse=lambda pivot: pivot == 0))
+    assert codes_of(failed.value) == ("05.mic0.negative_pivot_allowed",)
+    with pytest.raises(WrongAnswer, match="zero included") as failed:
+        check_mic0(lambda A: mic0_student(A, refuse=lambda pivot: pivot < 0))
+    assert codes_of(failed.value) == ("05.mic0.zero_pivot_allowed",)
+
+
+def test_check_mic0_refuses_the_library_and_other_outputs():
+    with pytest.raises(NotAllowedError):
+        check_mic0(lambda A: precond.mic0(A).L)
+    with pytest.raises(NotAllowedError):
+        check_mic0(lambda A: precond.ichol0(A).L)
+    with pytest.raises(WrongAnswer, match="factor L alone"):
+        check_mic0(lambda A: (mic0_student(A), None))
+    with pytest.raises(WrongAnswer, match="mic0 changed the matrix A"):
+        check_mic0(mic0_in_place)
+
+
+def mic0_in_place(A):
+    A.data[:] *= 1.001          # scales the caller's matrix
+    return mic0_student(A)
+
+
+@pytest.mark.parametrize("A, pivot", [(MIC_ZERO_PIVOT, 0.0), (MIC_NEGATIVE_PIVOT, -1.0)])
+def test_the_mic0_breakdown_examples_are_spd_m_matrices_that_ic0_factors(A, pivot):
+    np.testing.assert_array_equal(A, A.T)
+    assert np.linalg.eigvalsh(A).min() > 1.0
+    assert np.all(A[~np.eye(4, dtype=bool)] <= 0)
+    assert precond.ichol0(A).L.diagonal().min() > 1.0
+    with pytest.raises(ValueError, match=f"pivot {pivot:g} at column 3"):
+        precond.mic0(A)
+    with pytest.raises(ValueError, match="breaks down at column 3"):
+        mic0_left_looking(A)
+
+
 # ---------------------------------------------------------------- the catalogue
 
 def test_every_catalogued_misconception_is_named_by_a_test_here():
@@ -713,11 +849,13 @@ def test_every_catalogued_misconception_is_named_by_a_test_here():
     ``scripts/misconceptions.py`` grades): the checks name every entry."""
     asserted = {f"05.{exercise}.{code}" for exercise, table in [
         ("pcg", PCG_MISTAKES), ("jacobi_preconditioner", JACOBI_MISTAKES),
-        ("ssor_preconditioner", SSOR_MISTAKES), ("ichol0", IC_MISTAKES)]
+        ("ssor_preconditioner", SSOR_MISTAKES), ("ichol0", IC_MISTAKES),
+        ("mic0", MIC_MISTAKES)]
         for _, _, code in table if code}
     # Asserted in their own tests above.
     asserted |= {"05.pcg.default_tolerances", "05.ssor_preconditioner.default_omega",
-                 "05.ichol0.zero_pivot_allowed", "05.ichol0.negative_pivot_allowed"}
+                 "05.ichol0.zero_pivot_allowed", "05.ichol0.negative_pivot_allowed",
+                 "05.mic0.zero_pivot_allowed", "05.mic0.negative_pivot_allowed"}
     assert asserted == set(MISCONCEPTIONS)
     for code, (description, section) in MISCONCEPTIONS.items():
         assert description and "\n" not in description and section, code
@@ -734,7 +872,9 @@ def test_use_own_falls_back_to_the_references(capsys):
     np.testing.assert_allclose(M @ p.b, precond.ssor(p.A, 1.2) @ p.b)
     L = use_own(None, name="ichol0")(p.A)
     np.testing.assert_allclose(L.toarray(), precond.ichol0(p.A).L.toarray())
-    assert capsys.readouterr().out.count("using krylov_ref's") == 4
+    L = use_own(None, name="mic0")(p.A)
+    np.testing.assert_allclose(L.toarray(), precond.mic0(p.A).L.toarray())
+    assert capsys.readouterr().out.count("using krylov_ref's") == 5
 
 
 # ---------------------------------------------------------------- the lesson itself

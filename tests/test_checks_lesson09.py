@@ -12,10 +12,12 @@ import scipy.sparse.linalg as spla
 import krylov_ref
 import krylov_ref.gp
 from krylov_ref.checks import NotAllowedError, WrongAnswer, codes_of
-from krylov_ref.checks.lesson09 import check_gp_nll, check_hutchinson_trace, check_slq_logdet
+from krylov_ref.checks.lesson09 import (MISCONCEPTIONS, check_gp_nll, check_hutchinson_trace,
+                                        check_hutchpp, check_slq_logdet)
 
 # The parameters of the notebook's visible and hidden tests.
 H_CASES = [{}, dict(n=73, num_probes=1, seed=11), dict(n=25, num_probes=12, seed=2024)]
+PP_CASES = [{}, dict(n=45, num_matvecs=3, seed=7), dict(n=80, num_matvecs=30, seed=2024)]
 SLQ_CASES = [{}, dict(n=90, num_probes=1, k=1, seed=5), dict(n=45, num_probes=7, k=20, seed=3)]
 NLL_CASES = [{}, dict(n=120, num_probes=2, k=25, seed=4), dict(n=64, num_probes=1, k=1, seed=9)]
 
@@ -143,6 +145,131 @@ def test_check_hutchinson_trace_catches_defaults_inputs_and_shortcuts():
         check_hutchinson_trace(reference)
     with pytest.raises(WrongAnswer):
         check_hutchinson_trace(dense)
+
+
+# ---------------------------------------------------------------- hutchpp
+
+def hutchpp_block(A, num_matvecs, *, seed=0):
+    n = A.shape[0]
+    k = num_matvecs // 3
+    if k < 1 or 3 * k != num_matvecs:
+        raise ValueError("num_matvecs must be a positive multiple of 3")
+    rng = np.random.default_rng(seed)
+    S = rng.choice([-1.0, 1.0], size=(n, k))
+    G = rng.choice([-1.0, 1.0], size=(n, k))
+    Q, _ = np.linalg.qr(A @ S)
+    G = G - Q @ (Q.T @ G)
+    return float(np.trace(Q.T @ (A @ Q)) + np.trace(G.T @ (A @ G)) / k)
+
+
+def hutchpp_columns(A, num_matvecs, *, seed=0):
+    # One product per column, modified Gram-Schmidt for Q, the projector applied to A G's
+    # result on the left instead of to G twice: the same number up to rounding.
+    if not isinstance(num_matvecs, int) or num_matvecs <= 0 or num_matvecs % 3:
+        raise ValueError(f"bad num_matvecs {num_matvecs}")
+    n, k = A.shape[0], num_matvecs // 3
+    rng = np.random.default_rng(seed)
+    S = rng.choice([-1.0, 1.0], size=(n, k))
+    G = rng.choice([-1.0, 1.0], size=(n, k))
+    Y = np.column_stack([A @ s for s in S.T])
+    Q = np.zeros((n, k))
+    for j in range(k):
+        w = Y[:, j].copy()
+        for i in range(j):
+            w -= (Q[:, i] @ w) * Q[:, i]
+        Q[:, j] = w / np.linalg.norm(w)
+    AQ = np.column_stack([A @ q for q in Q.T])
+    Gp = G - Q @ (Q.T @ G)
+    AGp = np.column_stack([A @ g for g in Gp.T])
+    AGp -= Q @ (Q.T @ AGp)
+    return np.trace(Q.T @ AQ) + np.trace(G.T @ AGp) / k
+
+
+def hutchpp_scipy_qr(A, num_matvecs, *, seed=0):
+    k, rest = divmod(num_matvecs, 3)
+    if rest or k < 1:
+        raise ValueError("num_matvecs")
+    rng = np.random.default_rng(seed)
+    S, G = (rng.choice([-1.0, 1.0], size=(A.shape[0], k)) for _ in range(2))
+    Q, _ = scipy.linalg.qr(A @ S, mode="economic")
+    G -= Q @ (Q.T @ G)
+    return np.einsum("ij,ij->", Q, A @ Q) + np.einsum("ij,ij->", G, A @ G) / k
+
+
+@pytest.mark.parametrize("case", PP_CASES)
+def test_check_hutchpp_accepts_correct_solutions(case, capsys):
+    for student in (hutchpp_block, hutchpp_columns, hutchpp_scipy_qr):
+        check_hutchpp(student, **case)
+    assert "\u2713 hutchpp" in capsys.readouterr().out
+
+
+def pp_wrong(mistake):
+    def hutchpp(A, num_matvecs, *, seed=0):
+        n = A.shape[0]
+        k = num_matvecs // 3
+        if mistake != "no check" and (k < 1 or 3 * k != num_matvecs):
+            raise ValueError("num_matvecs must be a positive multiple of 3")
+        if mistake == "no split":
+            k = num_matvecs
+        rng = np.random.default_rng(seed)
+        S = rng.choice([-1.0, 1.0], size=(n, k))
+        G = S.copy() if mistake == "reuse S" else rng.choice([-1.0, 1.0], size=(n, k))
+        Y = A @ S
+        Q = Y if mistake == "no qr" else np.linalg.qr(Y)[0]
+        Gp = G if mistake == "not projected" else G - Q @ (Q.T @ G)
+        left = G if mistake == "one side" else Gp
+        first = 0.0 if mistake == "no first term" else np.sum(Q * (A @ Q))
+        second = np.sum(left * (A @ Gp)) / (num_matvecs if mistake == "by m" else k)
+        if mistake == "twice":
+            second = np.sum(left * (A @ Gp)) / k
+        if mistake == "none":
+            return None
+        return float(first + second)
+    return hutchpp
+
+
+@pytest.mark.parametrize("mistake, message, code", [
+    ("no qr", "orthonormal basis", "no_orthonormalisation"),
+    ("no first term", "leaves out trace", "sketch_trace_omitted"),
+    ("not projected", "not projected", "probes_not_projected"),
+    ("one side", "one side only", "one_sided_projection"),
+    ("by m", "divided by num_matvecs", "divided_by_m"),
+    ("reuse S", "independent of Q", "sketch_reused_as_probes"),
+    ("no split", "36 products", "budget_not_split"),
+    ("no check", "should raise ValueError", "budget_not_checked"),
+    ("twice", "products with A", None),
+    ("none", "None", None),
+])
+def test_check_hutchpp_names_the_mistake(mistake, message, code):
+    with pytest.raises(WrongAnswer, match=message) as failure:
+        check_hutchpp(pp_wrong(mistake))
+    assert codes_of(failure.value) == ((f"09.hutchpp.{code}",) if code else ())
+
+
+def test_check_hutchpp_catches_other_errors_and_shortcuts():
+    def raises_type_error(A, num_matvecs, *, seed=0):
+        if num_matvecs % 3:
+            raise TypeError("not a multiple of 3")
+        return hutchpp_block(A, num_matvecs, seed=seed)
+
+    def reference(A, num_matvecs, *, seed=0):
+        return krylov_ref.gp.hutchpp(A, num_matvecs, seed)
+
+    def dense(A, num_matvecs, *, seed=0):
+        return float(np.trace(np.asarray(A)))
+
+    with pytest.raises(WrongAnswer, match=r"should raise ValueError \(.*\), but raised TypeError"):
+        check_hutchpp(raises_type_error)
+    with pytest.raises(NotAllowedError):
+        check_hutchpp(reference)
+    with pytest.raises(WrongAnswer):
+        check_hutchpp(dense)
+
+
+def test_hutchpp_catalogue_has_at_least_six_entries_each_with_its_section():
+    codes = [code for code in MISCONCEPTIONS if code.startswith("09.hutchpp.")]
+    assert len(codes) >= 6
+    assert all(MISCONCEPTIONS[code][1] for code in codes)
 
 
 # ---------------------------------------------------------------- slq_logdet

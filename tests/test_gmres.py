@@ -163,3 +163,124 @@ def test_convection_diffusion_problem_states_what_it_is():
         convection_diffusion2d(4, scheme="downwind")
     with pytest.raises(ValueError, match="peclet must be a finite number >= 0"):
         convection_diffusion2d(4, peclet=-1.0)
+
+
+# --------------------------------------------------------------------------
+# Flexible GMRES (Saad 1993)
+
+from krylov_ref.gmres import fgmres  # noqa: E402
+
+
+def _inner_gmres(A, steps):
+    # A preconditioner that changes at every call and is not linear in v:
+    # GMRES with steps[call % len(steps)] iterations on A z = v.
+    calls = []
+
+    def apply(v):
+        k = steps[len(calls) % len(steps)]
+        calls.append(k)
+        return gmres(A, v, rtol=0.0, restart=k, maxiter=k).x
+    return apply, calls
+
+
+@pytest.mark.parametrize("restart", [7, 40])
+def test_fgmres_without_preconditioner_is_gmres(restart):
+    p = convection_diffusion2d(15, peclet=50.0)
+    x0 = np.random.default_rng(1).standard_normal(p.n)
+    plain = gmres(p.A, p.b, x0, rtol=1e-9, restart=restart)
+    flexible = fgmres(p.A, p.b, x0, rtol=1e-9, restart=restart)
+    assert flexible.converged and flexible.iterations == plain.iterations
+    assert flexible.cycles == plain.cycles
+    np.testing.assert_allclose(flexible.residual_norms, plain.residual_norms, rtol=1e-7,
+                               atol=1e-13 * np.linalg.norm(p.b))
+    np.testing.assert_allclose(flexible.x, plain.x, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("make_M", [jacobi, ssor])
+def test_fgmres_with_a_fixed_preconditioner_is_right_preconditioned_gmres(make_M):
+    p = convection_diffusion2d(20, peclet=80.0)
+    M = make_M(p.A)
+    for restart in (15, 200):
+        right = gmres(p.A, p.b, rtol=1e-9, restart=restart, M=M)
+        flexible = fgmres(p.A, p.b, rtol=1e-9, restart=restart, M=M)
+        assert flexible.converged and flexible.iterations == right.iterations
+        np.testing.assert_allclose(flexible.residual_norms, right.residual_norms, rtol=1e-7,
+                                   atol=1e-13 * np.linalg.norm(p.b))
+        np.testing.assert_allclose(flexible.x, right.x, rtol=1e-7, atol=1e-9)
+    # One cycle: the same Arnoldi process, A M V_k = V_{k+1} H = A Z_k.
+    assert flexible.cycles == 1
+    np.testing.assert_allclose(flexible.H, right.H, rtol=1e-8, atol=1e-10)
+
+
+def test_fgmres_minimises_over_the_preconditioned_vectors():
+    # One cycle of k steps with a varying preconditioner: x_k minimises
+    # ||b - A x|| over x0 + span(z_1..z_k), the vectors M returned (a dense
+    # least-squares solve), and the Givens estimates are true residuals.
+    rng = np.random.default_rng(5)
+    n, k = 60, 12
+    A = np.eye(n) + 0.8 * rng.standard_normal((n, n)) / np.sqrt(n)
+    b, x0 = rng.standard_normal(n), rng.standard_normal(n)
+    inner, _ = _inner_gmres(A, [1, 3, 2, 4])
+    Z, iterates = [], []
+
+    def M(v):
+        z = inner(v)
+        Z.append(z)
+        return z
+
+    res = fgmres(A, b, x0, rtol=0.0, restart=k, maxiter=k, M=M, callback=iterates.append)
+    assert res.iterations == k and len(Z) == k
+    Z = np.array(Z).T
+    y = np.linalg.lstsq(A @ Z, b - A @ x0, rcond=None)[0]
+    best = np.linalg.norm(b - A @ (x0 + Z @ y))
+    np.testing.assert_allclose(res.x, x0 + Z @ y, rtol=1e-8, atol=1e-10)
+    assert res.residual_norms[-1] == pytest.approx(best, rel=1e-8)
+    true = [np.linalg.norm(b - A @ x) for x in iterates]
+    np.testing.assert_allclose(res.residual_norms[1:], true, rtol=1e-8)
+    # The Arnoldi relation of the flexible method: A Z_k = V_{k+1} H with V
+    # orthonormal, so A Z_k and H have the same Gram matrix.
+    np.testing.assert_allclose((A @ Z).T @ (A @ Z), res.H.T @ res.H, rtol=1e-8, atol=1e-10)
+
+
+def test_fgmres_converges_where_gmres_with_a_varying_preconditioner_goes_wrong():
+    p = convection_diffusion2d(20, peclet=100.0)
+    norm_b = np.linalg.norm(p.b)
+    inner, calls = _inner_gmres(p.A, [2, 8, 3, 6])
+    flexible = fgmres(p.A, p.b, rtol=1e-10, restart=40, maxiter=40, M=inner)
+    assert flexible.converged, flexible.status
+    assert np.linalg.norm(p.b - p.A @ flexible.x) <= 1e-10 * norm_b
+    assert len(calls) >= flexible.iterations
+    # Standard GMRES, one cycle, with the same preconditioner: its Givens
+    # estimate falls as far, but the x it forms, x0 + M(V y), is not the
+    # minimiser, and its true residual is orders of magnitude larger.
+    inner, _ = _inner_gmres(p.A, [2, 8, 3, 6])
+    wrong = gmres(p.A, p.b, rtol=0.0, restart=40, maxiter=flexible.iterations, M=inner)
+    true = np.linalg.norm(p.b - p.A @ wrong.x)
+    assert wrong.residual_norms[-1] == pytest.approx(true)      # replaced at the restart
+    assert wrong.residual_norms[-2] <= 1e-8 * norm_b             # what it believed a step earlier
+    assert true >= 1e3 * flexible.residual_norms[-1]
+
+
+@pytest.mark.parametrize("restart", [0, 1.5])
+def test_fgmres_rejects_a_bad_restart(restart):
+    with pytest.raises(ValueError, match="restart must be a positive integer"):
+        fgmres(np.eye(3), np.ones(3), restart=restart)
+
+
+def test_fgmres_keeps_the_solver_contract():
+    A = np.array([[4.0, 1.0], [0.0, 3.0]])
+    zero = fgmres(A, np.zeros(2), x0=np.ones(2))
+    assert zero.converged and not zero.x.any() and zero.iterations == 0
+    x0 = np.array([1.0, 2.0])
+    res = fgmres(A, A @ x0, x0=x0.copy(), rtol=1e-12)
+    assert res.converged and res.iterations == 0 and np.array_equal(res.x, x0)
+    with pytest.raises(ValueError):
+        fgmres(A, np.array([1.0, np.nan]))
+
+
+def test_fgmres_returns_its_own_result_type():
+    from krylov_ref.gmres import FGMRESResult
+    for b in (np.ones(3), np.zeros(3)):
+        res = fgmres(np.diag([1.0, 2.0, 3.0]), b)
+        assert type(res) is FGMRESResult and isinstance(res, GMRESResult)
+    assert type(gmres(np.eye(2), np.ones(2))) is GMRESResult

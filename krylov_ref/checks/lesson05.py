@@ -31,11 +31,12 @@ from . import expect_tuple as _unpack
 from ._report import _is_library_file, format_frames, student_frames, where
 
 __all__ = ["check_pcg", "check_jacobi_preconditioner", "check_ssor_preconditioner",
-           "check_ichol0"]
+           "check_ichol0", "check_mic0"]
 
 #: What would build a preconditioner for the student.
 PRECONDITIONERS = ("krylov_ref.precond.jacobi", "krylov_ref.precond.ssor",
-                   "krylov_ref.precond.ichol0", "krylov_ref.precond.amg")
+                   "krylov_ref.precond.ichol0", "krylov_ref.precond.mic0",
+                   "krylov_ref.precond.amg")
 #: Explicit inverses and factorisations: never needed to apply SSOR or IC(0).
 INVERSES = ("numpy.linalg.inv", "numpy.linalg.pinv", "scipy.linalg.inv", "scipy.linalg.pinv",
             "scipy.sparse.linalg.inv", "scipy.sparse.linalg.spsolve",
@@ -65,6 +66,8 @@ SECTION_SSOR = "4. SSOR and symmetric Gauss–Seidel"
 EXERCISE_3 = "Exercise 3 — the SSOR preconditioner (4 points)"
 SECTION_IC = "5. Incomplete Cholesky, IC(0)"
 EXERCISE_4 = "Exercise 4 — IC(0) (4 points)"
+SECTION_MIC = "5.1 Modified incomplete Cholesky, MIC(0)"
+EXERCISE_5 = "Exercise 5 — MIC(0) (4 points)"
 
 MISCONCEPTIONS = {
     # Exercise 1: pcg
@@ -199,6 +202,32 @@ MISCONCEPTIONS = {
         ("refuses negative pivots but accepts a zero one (< 0 instead of <= 0)", SECTION_IC),
     "05.ichol0.negative_pivot_allowed":
         ("refuses a zero pivot only: a negative one gives NaN", SECTION_IC),
+    # Exercise 5: mic0
+    "05.mic0.fill_dropped":
+        ("the dropped fill thrown away, as in IC(0): no compensation on the diagonal",
+         SECTION_MIC),
+    "05.mic0.compensate_row_only":
+        ("a dropped L_ik L_jk subtracted from the pivot of row i only, not also from row j's "
+         "(its mirror image (j, i) forgotten)", SECTION_MIC),
+    "05.mic0.compensate_column_only":
+        ("a dropped L_ik L_jk subtracted from the pivot of column j only, not also from row i's",
+         SECTION_MIC),
+    "05.mic0.compensation_sign":
+        ("the dropped fill added to the pivots instead of subtracted", SECTION_MIC),
+    "05.mic0.compensation_doubled":
+        ("each dropped product subtracted twice from each pivot (the pair (i, j), (j, i) "
+         "counted for both rows)", SECTION_MIC),
+    "05.mic0.compensated_afterwards":
+        ("the dropped fill collected and taken off the diagonal of L after the factorisation, "
+         "so the later columns never see it", SECTION_MIC),
+    "05.mic0.complete_cholesky":
+        ("no entry dropped at all: the complete Cholesky factor, fill-in included", SECTION_MIC),
+    "05.mic0.no_breakdown_check":
+        ("no ValueError when a pivot is not positive: sqrt of 0 or of a negative", EXERCISE_5),
+    "05.mic0.zero_pivot_allowed":
+        ("refuses negative pivots but accepts a zero one (< 0 instead of <= 0)", EXERCISE_5),
+    "05.mic0.negative_pivot_allowed":
+        ("refuses a zero pivot only: a negative one gives NaN", EXERCISE_5),
 }
 
 #: What each exercise is made of: the advice of its refusal when the student
@@ -214,6 +243,7 @@ ADVICE = {
                            "exercise (spsolve_triangular or solve_triangular, which are "
                            "allowed) and a scaling by D.",
     "ichol0": "compute L yourself, by the IC(0) formulas, with loops and vector operations.",
+    "mic0": "compute L yourself, by the MIC(0) formulas, with loops and vector operations.",
 }
 _GENERIC_ADVICE = "write the method yourself, using only products A @ v and vector operations."
 
@@ -1181,19 +1211,19 @@ def _sparse_spd(n, seed):
     return sp.csr_array(B + sp.diags_array(np.abs(B).sum(axis=1) + 1.0))
 
 
-def _run_ichol0(ichol0, A):
+def _run_ichol0(ichol0, A, name="ichol0"):
     n = A.shape[0]
     A_arg = A.copy()
-    L = _call(ichol0, A_arg, name="ichol0")
+    L = _call(ichol0, A_arg, name=name)
     same = (A_arg != A).nnz == 0 if sp.issparse(A) else np.array_equal(A_arg, A)
-    expect(same, "ichol0 changed the matrix A it was given: factor a copy.")
-    expect(L is not None, "ichol0 returned None: does it end with `return L`?")
+    expect(same, f"{name} changed the matrix A it was given: factor a copy.")
+    expect(L is not None, f"{name} returned None: does it end with `return L`?")
     if isinstance(L, (tuple, list)):
-        raise WrongAnswer(f"ichol0 should return the factor L alone, got a {type(L).__name__}")
+        raise WrongAnswer(f"{name} should return the factor L alone, got a {type(L).__name__}")
     try:
         L = _dense(L)
     except (TypeError, ValueError):
-        raise WrongAnswer(f"ichol0 should return a matrix, got {type(L).__name__}") from None
+        raise WrongAnswer(f"{name} should return a matrix, got {type(L).__name__}") from None
     expect(L.shape == (n, n), f"L should have shape ({n}, {n}), got {L.shape}")
     expect(np.all(np.isfinite(L)), "L contains NaN or inf")
     return L
@@ -1361,3 +1391,196 @@ def check_ichol0(ichol0, m=6, seed=0):
     passed(f"ichol0: L equals IC(0) entry by entry on poisson2d({m}), a random sparse pattern "
            "and a jump-coefficient matrix, with no fill-in; exact on a tridiagonal and a 1 x 1 "
            "matrix; a zero and a negative pivot (SPD matrices both) raise ValueError.")
+
+
+# --------------------------------------------------------------------------
+# Exercise 5: MIC(0)
+
+
+def _reference_mic0(A):
+    return precond.mic0(A).L
+
+
+#: SPD M-matrices with Kershaw's pattern on which MIC(0) breaks down (IC(0)
+#: does not: its last pivots are 4 and 5). Their MIC(0) factors are integers,
+#: L = [[4], [-2, 4], [0, -1, 4], [f, 0, -1, .]] with f = -2 and f = -3, so the
+#: last pivots are exact: 9 - 2^2 - 1^2 - 4 = 0 and 15 - 3^2 - 1^2 - 6 = -1,
+#: the last term the fill L_30 L_10 dropped at (3, 1). Their row sums A e
+#: have a negative entry (the last), which the compensation cannot afford.
+MIC_ZERO_PIVOT = np.array([[16.0, -8.0, 0.0, -8.0], [-8.0, 24.0, -4.0, 0.0],
+                           [0.0, -4.0, 17.0, -4.0], [-8.0, 0.0, -4.0, 9.0]])
+MIC_NEGATIVE_PIVOT = np.array([[16.0, -8.0, 0.0, -12.0], [-8.0, 26.0, -4.0, 0.0],
+                               [0.0, -4.0, 17.0, -4.0], [-12.0, 0.0, -4.0, 15.0]])
+
+
+def _mic0_variant(A, variant):
+    """MIC(0) of the dense symmetric ``A`` with one named mistake in the
+    compensation (right-looking; NaN where a pivot is not positive)."""
+    L = np.tril(A).astype(float)
+    n = L.shape[0]
+    pattern = L != 0
+    lost = np.zeros(n)
+    weight = {"sign": -1.0, "doubled": 2.0}.get(variant, 1.0)
+    with np.errstate(all="ignore"):
+        for k in range(n):
+            L[k, k] = np.sqrt(L[k, k])
+            rows = k + 1 + np.flatnonzero(pattern[k + 1:, k])
+            L[rows, k] /= L[k, k]
+            for j in rows:
+                i = rows[rows >= j]
+                product = L[i, k] * L[j, k]
+                held = pattern[i, j]
+                L[i[held], j] -= product[held]
+                out, moved = i[~held], weight * product[~held]
+                if variant == "afterwards":
+                    lost[out] += moved
+                    lost[j] += moved.sum()
+                    continue
+                if variant != "column only":
+                    L[out, out] -= moved
+                if variant != "row only":
+                    L[j, j] -= moved.sum()
+        if variant == "afterwards":
+            L[np.diag_indices(n)] = np.sqrt(np.diag(L) ** 2 - lost)
+    return L
+
+
+#: variant of _mic0_variant -> (code, message)
+_MIC0_MISTAKES = {
+    "row only": ("05.mic0.compensate_row_only",
+                 "a dropped product L_ik L_jk is taken off the pivot of row i only. The fill "
+                 "dropped at (i, j) has a mirror image at (j, i), dropped too: subtract it from "
+                 "the pivots of both rows, i and j, so that every row sum is kept."),
+    "column only": ("05.mic0.compensate_column_only",
+                    "a dropped product L_ik L_jk is taken off the pivot of column j only. The "
+                    "fill dropped at (i, j) belongs to row i, and its mirror image (j, i) to row "
+                    "j: subtract it from the pivots of both, so that every row sum is kept."),
+    "sign": ("05.mic0.compensation_sign",
+             "the dropped fill is added to the pivots: it must be subtracted, as the update "
+             "L_ij -= L_ik L_jk would have been, only on the diagonal (L_ii -= L_ik L_jk and "
+             "L_jj -= L_ik L_jk)."),
+    "doubled": ("05.mic0.compensation_doubled",
+                "each pivot loses twice the fill dropped next to it: the pair (i, j), (j, i) is "
+                "one dropped product L_ik L_jk for row i and one for row j, not two for each."),
+    "afterwards": ("05.mic0.compensated_afterwards",
+                   "the dropped fill is taken off the diagonal of L after the factorisation: "
+                   "the later columns were computed with the pivots before the compensation. "
+                   "Subtract each dropped product from the pivots L_ii and L_jj as soon as it "
+                   "is dropped, before those columns are factored."),
+}
+
+
+def _check_mic0_factor(mic0, A, label):
+    A_dense = _dense(A)
+    n = A_dense.shape[0]
+    try:
+        L = _run_ichol0(mic0, A, name="mic0")
+    except StudentCodeError as exc:
+        # A breakdown where MIC(0) has none: a compensation that takes too much.
+        if not isinstance(exc.__cause__, ValueError):
+            raise
+        for variant, (code, message) in _MIC0_MISTAKES.items():
+            if not np.all(np.isfinite(_mic0_variant(A_dense, variant))):
+                report = mistake(code, f"{label}: your mic0 raised ValueError ({exc.__cause__}), "
+                                       f"but MIC(0) of this matrix has positive pivots: {message}")
+                report.detail_lines = getattr(exc, "detail_lines", ())
+                raise report from exc
+        raise
+    want = _reference_mic0(A).toarray()
+    scale = np.abs(want).max()
+    tiny = 1e-12 * scale
+    if np.allclose(L, want, rtol=1e-10, atol=tiny):
+        return L
+    if np.allclose(L.T, want, rtol=1e-10, atol=tiny):
+        raise WrongAnswer("you returned the upper triangular factor L^T: return the lower "
+                          "triangular L with A ~ L L^T.")
+    upper = np.abs(np.triu(L, 1)) > tiny
+    if upper.any():
+        i, j = np.argwhere(upper)[0]
+        raise WrongAnswer(f"L[{i}, {j}] = {L[i, j]:.3g} is above the diagonal: L must be lower "
+                          "triangular.")
+    pattern = np.tril(A_dense) != 0
+    fill = (np.abs(L) > tiny) & ~pattern
+    if fill.any():
+        if np.allclose(L, np.linalg.cholesky(A_dense), rtol=1e-8, atol=tiny):
+            raise mistake("05.mic0.complete_cholesky",
+                          f"this is the complete Cholesky factor, with fill-in ({int(fill.sum())} "
+                          "entries where A has zeros): MIC(0) keeps the pattern of A, and "
+                          "moves the fill it drops onto the diagonal.")
+        i, j = np.argwhere(fill)[0]
+        raise WrongAnswer(f"L[{i}, {j}] = {L[i, j]:.3g} but A[{i}, {j}] = 0: MIC(0) allows no "
+                          "fill-in; an update L_ik L_jk that would land on (i, j) goes to the "
+                          "pivots of rows i and j instead.")
+    if np.allclose(L, _reference_ichol0(A).toarray(), rtol=1e-10, atol=tiny):
+        raise mistake("05.mic0.fill_dropped",
+                      f"{label}: this is the IC(0) factor: the fill is dropped, not "
+                      "compensated. MIC(0) subtracts each update L_ik L_jk that lands outside "
+                      "the pattern from the pivots of rows i and j, so that L L^T e = A e.")
+    for variant, (code, message) in _MIC0_MISTAKES.items():
+        wrong = _mic0_variant(A_dense, variant)
+        if np.all(np.isfinite(wrong)) and np.allclose(L, wrong, rtol=1e-10, atol=tiny):
+            raise mistake(code, f"{label}: {message}")
+    e = np.ones(n)
+    rows = np.abs(L @ (L.T @ e) - A_dense @ e) > 1e-10 * np.abs(A_dense).sum(axis=1)
+    bad = np.abs(L - want) > 1e-10 * np.abs(want) + tiny
+    j = int(np.argwhere(bad)[:, 1].min())
+    i = int(np.argwhere(bad[:, j])[0, 0])
+    where_ = "the diagonal" if i == j else "below the diagonal"
+    sums = (f" The row sums of L L^T differ from those of A first in row "
+            f"{int(np.flatnonzero(rows)[0])}." if rows.any() else "")
+    raise WrongAnswer(
+        f"{label}: L[{i}, {j}] = {L[i, j]:.6g}, expected {want[i, j]:.6g} (the first wrong "
+        f"entry is in column {j}, {where_}).{sums} MIC(0) is IC(0) with each update "
+        "L_ik L_jk that lands outside the pattern subtracted from the pivots of rows i and j.")
+
+
+@exercise(5, "mic0", reference=_reference_mic0)
+def check_mic0(mic0, m=6, seed=0):
+    """Check ``mic0(A) -> L`` (lower triangular, the pattern of ``tril(A)``,
+    ``(L L^T)_ij = A_ij`` on its off-diagonal pattern and ``L L^T e = A e``)
+    entry by entry against :func:`krylov_ref.precond.mic0`, on
+    ``poisson2d(m)``, a random sparse pattern and ``jump_diffusion2d``; a
+    tridiagonal and a 1 x 1 matrix (MIC(0) is then exact Cholesky); and two
+    SPD M-matrices on which MIC(0) breaks down, one with a zero pivot and one
+    with a negative pivot (ValueError)."""
+    poisson = sp.csr_array(poisson2d(m).A)
+    poisson.eliminate_zeros()
+    problems = [(poisson, f"poisson2d({m})"),
+                (_sparse_spd(m * m, seed), "a random sparse SPD matrix"),
+                (sp.csc_matrix(jump_diffusion2d(m, 1e2, 2, seed).A), "jump_diffusion2d, CSC")]
+    for A, label in problems:
+        L = _check_mic0_factor(mic0, A, label)
+        A_dense = _dense(A)
+        e = np.ones(A_dense.shape[0])
+        expect(np.allclose(L @ (L.T @ e), A_dense @ e, rtol=1e-10,
+                           atol=1e-12 * np.abs(A_dense).max()),
+               f"{label}: L L^T e should equal A e (the row sums of A are kept).")
+    # No fill to drop or to compensate: MIC(0) is the exact Cholesky factor.
+    T = poisson1d(m + 3).A
+    L = _check_mic0_factor(mic0, T, "a tridiagonal matrix")
+    expect_close(L, np.linalg.cholesky(T.toarray()), "L for a tridiagonal A", rtol=1e-10,
+                 hint="a tridiagonal matrix has no fill: MIC(0) is its Cholesky factor.")
+    L1 = _run_ichol0(mic0, sp.csr_array(np.array([[9.0]])), name="mic0")
+    expect_close(L1, [[3.0]], "L for A = [[9]]", rtol=1e-12)
+    zero = _raises_value_error(mic0, sp.csr_array(MIC_ZERO_PIVOT), name="mic0",
+                               what="MIC(0) of an SPD matrix with a zero pivot")
+    negative = _raises_value_error(mic0, sp.csr_array(MIC_NEGATIVE_PIVOT), name="mic0",
+                                   what="MIC(0) of an SPD matrix with a negative pivot")
+    expect(zero or negative,
+           "on two SPD M-matrices where MIC(0) breaks down (one with a zero pivot, one with a "
+           "negative one) mic0 returned a factor: raise ValueError when a pivot is not "
+           "positive, instead of taking its square root.",
+           code="05.mic0.no_breakdown_check")
+    expect(zero,
+           f"for the SPD matrix A = {MIC_ZERO_PIVOT.astype(int).tolist()} MIC(0)'s last pivot "
+           "is 9 - 2^2 - 1^2 - 4 = 0 (the 4 is the compensated fill): mic0 should raise "
+           "ValueError for a pivot that is not positive (zero included), not return L_jj = 0.",
+           code="05.mic0.zero_pivot_allowed")
+    expect(negative,
+           f"for the SPD matrix A = {MIC_NEGATIVE_PIVOT.astype(int).tolist()} MIC(0)'s last "
+           "pivot is 15 - 3^2 - 1^2 - 6 = -1: mic0 should raise ValueError, not return NaN "
+           "(sqrt of a negative number).",
+           code="05.mic0.negative_pivot_allowed")
+    passed(f"mic0: L equals MIC(0) entry by entry on poisson2d({m}), a random sparse pattern "
+           "and a jump-coefficient matrix, with no fill-in and L L^T e = A e; exact on a "
+           "tridiagonal and a 1 x 1 matrix; a zero and a negative pivot raise ValueError.")

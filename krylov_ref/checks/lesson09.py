@@ -26,18 +26,19 @@ from scipy.sparse.linalg import LinearOperator
 from ..cg import cg as reference_cg
 from ..gp import gp_nll_and_grad as reference_gp_nll_and_grad
 from ..gp import hutchinson_trace as reference_hutchinson
+from ..gp import hutchpp as reference_hutchpp
 from ..gp import rademacher_probes, rbf_kernel
 from ..gp import slq_logdet as reference_slq
 from ..krylov import lanczos as reference_lanczos
 from ..problems import random_spd
-from . import (DIRECT, SOLVERS, CountingOperator, WrongAnswer, call_student, exercise, expect,
-               mistake, passed)
+from . import (DIRECT, SOLVERS, CountingOperator, StudentCodeError, WrongAnswer, call_student,
+               exercise, expect, mistake, passed)
 
-__all__ = ["check_hutchinson_trace", "check_slq_logdet", "check_gp_nll"]
+__all__ = ["check_hutchinson_trace", "check_hutchpp", "check_slq_logdet", "check_gp_nll"]
 
 #: The reference answers of this lesson's exercises: a student may not call them.
 REFERENCES = (
-    "krylov_ref.gp.hutchinson_trace", "krylov_ref.gp.slq_quadratic_forms",
+    "krylov_ref.gp.hutchinson_trace", "krylov_ref.gp.hutchpp", "krylov_ref.gp.slq_quadratic_forms",
     "krylov_ref.gp.lanczos_quadrature", "krylov_ref.gp.gp_nll", "krylov_ref.gp_nll",
     "krylov_ref.gp.gp_nll_and_grad",
 )
@@ -252,7 +253,190 @@ def check_hutchinson_trace(hutchinson_trace, n=40, num_probes=6, seed=0):
 
 
 # --------------------------------------------------------------------------
-# Exercise 2: stochastic Lanczos quadrature
+# Exercise 2: Hutch++
+
+
+def _reference_hutchpp(A, num_matvecs, *, seed=0):
+    return reference_hutchpp(A, num_matvecs, seed)
+
+
+HUTCHPP_RECIPE = ("rng = np.random.default_rng(seed), then S = rng.choice([-1.0, 1.0], "
+                  "size=(n, k)) and G = rng.choice([-1.0, 1.0], size=(n, k)), in that order")
+
+
+def _run_hutchpp(hutchpp, M, num_matvecs, **kwargs):
+    op, counter = _counting(M)
+    value = call_student(hutchpp, op, num_matvecs, forbid=FORBID_ESTIMATORS, **kwargs)
+    what = f"hutchpp(A, {num_matvecs}" + "".join(f", {k}={v}" for k, v in kwargs.items()) + ")"
+    return _real_number(value, what, "Return trace(Q^T A Q) plus the mean over the probes."), \
+        counter.count
+
+
+def _decaying_matrix(n, seed, rank=None):
+    """Symmetric positive semidefinite, eigenvalues 10/i (i = 1..rank), random eigenvectors."""
+    rank = n if rank is None else rank
+    V, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, rank)))
+    return (V * (10.0 / np.arange(1, rank + 1))) @ V.T
+
+
+def _hutchpp_parts(M, S, G, orthonormal=True):
+    """The two terms of Hutch++ from the sketch's random matrix S and the probes G."""
+    Y = M @ S
+    Q = np.linalg.qr(Y)[0] if orthonormal else Y
+    Gp = G - Q @ (Q.T @ G)
+    return float(np.sum(Q * (M @ Q))), Gp
+
+
+def _diagnose_hutchpp(got, M, num_matvecs, seed, want):
+    n = M.shape[0]
+    k = num_matvecs // 3
+    rng = np.random.default_rng(seed)
+    S = rng.choice([-1.0, 1.0], size=(n, k))
+    G = rng.choice([-1.0, 1.0], size=(n, k))
+    top, Gp = _hutchpp_parts(M, S, G)
+    deflated = float(np.sum(Gp * (M @ Gp)))           # k times the Hutchinson term
+
+    def standard(S_, G_, orthonormal=True):
+        t, P = _hutchpp_parts(M, S_, G_, orthonormal)
+        return t + float(np.sum(P * (M @ P))) / k
+
+    rng = np.random.default_rng(seed)
+    S_rows = rng.choice([-1.0, 1.0], size=(k, n)).T
+    G_rows = rng.choice([-1.0, 1.0], size=(k, n)).T
+    rng = np.random.default_rng(seed)
+    S_normal, G_normal = rng.standard_normal((n, k)), rng.standard_normal((n, k))
+    Q_of_S = np.linalg.qr(S)[0]
+    G_of_S = G - Q_of_S @ (Q_of_S.T @ G)
+    top_S, Sp = _hutchpp_parts(M, S, S)
+    alternatives = [
+        (standard(S, G, orthonormal=False), "09.hutchpp.no_orthonormalisation",
+         "Q should be an orthonormal basis of the range of A S (a QR factorisation); with "
+         "A S itself, Q^T A Q and I - Q Q^T are not what the estimator needs."),
+        (deflated / k, "09.hutchpp.sketch_trace_omitted",
+         "the estimate leaves out trace(Q^T A Q): the probes only see the deflated part "
+         "(I - Q Q^T) A (I - Q Q^T), so its trace must be added to the exact part."),
+        (top + float(np.sum(G * (M @ G))) / k, "09.hutchpp.probes_not_projected",
+         "the probes are not projected: Hutchinson's term should estimate the trace of "
+         "(I - Q Q^T) A (I - Q Q^T), not of A, which counts the range of Q twice."),
+        (top + float(np.sum(G * (M @ Gp))) / k, "09.hutchpp.one_sided_projection",
+         "the probes are projected on one side only, G^T A (I - Q Q^T) G: project both sides, "
+         "with the projected probes (I - Q Q^T) G on the left and on the right."),
+        (top + deflated / num_matvecs, "09.hutchpp.divided_by_m",
+         f"the probes' term is divided by num_matvecs = {num_matvecs}; it is the mean over the "
+         f"k = num_matvecs / 3 = {k} probes."),
+        (top + deflated, "09.hutchpp.sum_not_mean",
+         f"the probes' term is their sum; it is the mean over the k = {k} probes."),
+        (top_S + float(np.sum(Sp * (M @ Sp))) / k, "09.hutchpp.sketch_reused_as_probes",
+         "the probes are the sketch's own random matrix S: they must be independent of Q, so "
+         "draw G separately."),
+        (float(np.sum(Q_of_S * (M @ Q_of_S))) + float(np.sum(G_of_S * (M @ G_of_S))) / k,
+         "09.hutchpp.sketch_not_multiplied",
+         "Q is a basis of the range of S, not of A S: the sketch needs the products A S to "
+         "find the directions of the largest eigenvalues."),
+        (standard(S_normal, G_normal), "09.hutchpp.gaussian",
+         f"your random matrices are Gaussian (standard_normal); the contract asks for entries "
+         f"+-1: {HUTCHPP_RECIPE}."),
+        (standard(S_rows, G_rows), "09.hutchpp.draws_as_rows",
+         f"your random matrices are drawn with shape (k, n) and transposed; the contract draws "
+         f"them as (n, k): {HUTCHPP_RECIPE}."),
+        (standard(G, S), "09.hutchpp.draw_order",
+         f"S and G are drawn in the other order: {HUTCHPP_RECIPE}."),
+        (reference_hutchpp(M, num_matvecs, 0) if seed != 0 else np.nan, "09.hutchpp.seed_ignored",
+         f"the estimate is the one for seed=0, not seed={seed}: pass the seed to "
+         "np.random.default_rng."),
+    ]
+    found = _first_match(got, alternatives, 1e-9)
+    if found:
+        raise _named(found)
+    raise WrongAnswer(f"the estimate is {got:.10g}, expected {want:.10g} for these random "
+                      f"matrices. Draw them as {HUTCHPP_RECIPE}, and follow the algorithm box.")
+
+
+def _hutchpp_value_error(hutchpp, M, num_matvecs):
+    """Whether the student's hutchpp raises ValueError for this num_matvecs
+    (anything else it raises is reported)."""
+    op, _ = _counting(M)
+    try:
+        call_student(hutchpp, op, num_matvecs, forbid=FORBID_ESTIMATORS)
+    except StudentCodeError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ValueError):
+            return True
+        raise WrongAnswer(f"hutchpp(A, {num_matvecs}) should raise ValueError (num_matvecs must "
+                          f"be a positive multiple of 3), but raised {type(cause).__name__}: "
+                          f"{cause}") from exc
+    return False
+
+
+@exercise(2, "hutchpp", reference=_reference_hutchpp)
+def check_hutchpp(hutchpp, n=60, num_matvecs=12, seed=0):
+    """Check ``hutchpp(A, num_matvecs, *, seed=0) -> float``: Hutch++ with the
+    contract's random matrices, exactly ``num_matvecs`` products with ``A``;
+    reproducible, default seed 0, exact for ``rank(A) <= num_matvecs / 3``,
+    ValueError for a budget that is not a positive multiple of 3, and the
+    caller's matrix left unchanged."""
+    k = num_matvecs // 3
+    M = _decaying_matrix(n, seed + 900)
+    want = reference_hutchpp(M, num_matvecs, seed)
+
+    got, products = _run_hutchpp(hutchpp, M, num_matvecs, seed=seed)
+    if products == 3 * num_matvecs and _close(got, reference_hutchpp(M, 3 * num_matvecs, seed),
+                                              1e-9):
+        raise mistake("09.hutchpp.budget_not_split",
+                      f"hutchpp used {products} products for num_matvecs={num_matvecs}: the "
+                      f"budget is split in three, k = num_matvecs / 3 = {k} columns for S and "
+                      f"for G (k products for A S, k for A Q, k for the probes).")
+    if not _close(got, want, 1e-9):
+        again, _ = _run_hutchpp(hutchpp, M, num_matvecs, seed=seed)
+        expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}, and "
+               "neither is the estimate for the contract's random matrices: draw them from "
+               "np.random.default_rng(seed), not from a generator without a seed.",
+               code="09.hutchpp.unseeded")
+        _diagnose_hutchpp(got, M, num_matvecs, seed, want)
+    expect(products == num_matvecs,
+           f"hutchpp used {products} products with A for num_matvecs={num_matvecs}: exactly "
+           f"num_matvecs, k = {k} each for A S, A Q and A (I - Q Q^T) G.")
+
+    again, _ = _run_hutchpp(hutchpp, M, num_matvecs, seed=seed)
+    expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}: draw S and G "
+                         "from np.random.default_rng(seed).", code="09.hutchpp.unseeded")
+    other, _ = _run_hutchpp(hutchpp, M, num_matvecs, seed=seed + 1)
+    expect(_close(other, reference_hutchpp(M, num_matvecs, seed + 1), 1e-9),
+           f"with seed={seed + 1} the estimate is {other:.10g}, expected "
+           f"{reference_hutchpp(M, num_matvecs, seed + 1):.10g}: is the seed passed to "
+           "np.random.default_rng?", code="09.hutchpp.seed_ignored")
+    default, _ = _run_hutchpp(hutchpp, M, num_matvecs)
+    expect(_close(default, reference_hutchpp(M, num_matvecs, 0), 1e-9),
+           "without a seed argument the estimate should be the one with seed=0 (the default).",
+           code="09.hutchpp.default_seed")
+
+    # rank(A) <= k: the range of A S is the range of A, and the estimate is exact.
+    low = _decaying_matrix(n, seed + 901, rank=k)
+    exact, _ = _run_hutchpp(hutchpp, low, num_matvecs, seed=seed + 2)
+    expect(_close(exact, np.trace(low), 1e-9),
+           f"for A of rank {k} = num_matvecs / 3 the estimate should be trace(A) = "
+           f"{np.trace(low):.10g} exactly (Q spans the range of A); got {exact:.10g}.")
+
+    # A budget that is not a positive multiple of 3.
+    for bad in (num_matvecs + 1, 0):
+        expect(_hutchpp_value_error(hutchpp, M, bad),
+               f"hutchpp(A, {bad}) should raise ValueError: num_matvecs must be a positive "
+               "multiple of 3 (a third each for the sketch, Q^T A Q and the probes).",
+               code="09.hutchpp.budget_not_checked")
+
+    dense = M.copy()
+    plain = call_student(hutchpp, dense, num_matvecs, seed=seed, forbid=FORBID_ESTIMATORS)
+    expect(np.array_equal(dense, M), "hutchpp changed the matrix A it was given: leave the "
+                                     "caller's A as it is.")
+    expect(_close(_real_number(plain, "hutchpp with A an ndarray"), want, 1e-9),
+           "with A given as an ndarray the estimate differs from the one with A as an operator: "
+           "use A only through A @ v.")
+    passed(f"hutchpp: {got:.6g} with {num_matvecs} products (trace(A) = {np.trace(M):.6g}); "
+           f"seeded, exact for rank(A) <= {k}, bad budgets refused (n={n}).")
+
+
+# --------------------------------------------------------------------------
+# Exercise 3: stochastic Lanczos quadrature
 
 
 def _reference_slq(A, num_probes, k, *, seed=0, lanczos=None):
@@ -362,7 +546,7 @@ def _spy(calls):
     return spied_lanczos
 
 
-@exercise(2, "slq_logdet", reference=_reference_slq)
+@exercise(3, "slq_logdet", reference=_reference_slq)
 def check_slq_logdet(slq_logdet, n=60, num_probes=4, k=10, seed=0):
     """Check ``slq_logdet(A, num_probes, k, *, seed=0, lanczos=None) -> float``
     against :func:`krylov_ref.gp.slq_logdet` with the same probes: on a GP
@@ -459,7 +643,7 @@ def check_slq_logdet(slq_logdet, n=60, num_probes=4, k=10, seed=0):
 
 
 # --------------------------------------------------------------------------
-# Exercise 3: the likelihood and its gradient
+# Exercise 4: the likelihood and its gradient
 
 
 def _reference_gp_nll(A, y, dA, *, num_probes=10, k=30, seed=0, rtol=1e-8):
@@ -565,7 +749,7 @@ def _diagnose_grad(grad, A, y, dA, num_probes, seed, want, tol):
         (-0.5 * fit + 0.5 * trace_with(np.random.default_rng(seed).standard_normal((num_probes, n))),
          "09.gp_nll.trace_gaussian_probes",
          "the trace term uses Gaussian probes (standard_normal); the contract's probes are the "
-         f"Rademacher ones of Exercises 1-2, {PROBE_RECIPE}."),
+         f"Rademacher ones of Exercises 1 and 3, {PROBE_RECIPE}."),
         (-0.5 * fit + 0.5 * trace_with(rademacher_probes(n, num_probes, seed + 1)),
          "09.gp_nll.trace_probes_seed", other_probes),
     ]
@@ -650,7 +834,7 @@ def _check_gp_case(gp_nll, A, y, dA, *, what, **kwargs):
     return nll, grad
 
 
-@exercise(3, "gp_nll", reference=_reference_gp_nll)
+@exercise(4, "gp_nll", reference=_reference_gp_nll)
 def check_gp_nll(gp_nll, n=80, num_probes=4, k=15, seed=0):
     """Check ``gp_nll(A, y, dA, *, num_probes=10, k=30, seed=0, rtol=1e-8) ->
     (nll, grad)`` against :func:`krylov_ref.gp.gp_nll_and_grad` (same probes):
@@ -718,11 +902,13 @@ def check_gp_nll(gp_nll, n=80, num_probes=4, k=15, seed=0):
 SECTION_LIKELIHOOD = "1. The likelihood and its three ingredients"
 SECTION_HUTCHINSON = "3. Traces from products: Hutchinson's estimator"
 SECTION_EXERCISE_1 = "Exercise 1 — Hutchinson's trace estimator (4 points)"
+SECTION_HUTCHPP = "Hutch++: the largest eigenvalues exactly, the rest by Hutchinson"
+SECTION_EXERCISE_HUTCHPP = "Exercise 2 — Hutch++ (4 points)"
 SECTION_QUADRATURE = ("4. $\\log\\det A = \\operatorname{tr}(\\log A)$, and Gauss quadrature "
                       "from Lanczos")
-SECTION_EXERCISE_2 = "Exercise 2 — stochastic Lanczos quadrature (6 points)"
+SECTION_EXERCISE_2 = "Exercise 3 — stochastic Lanczos quadrature (6 points)"
 SECTION_GRADIENT = "6. The gradient: one CG solve per probe"
-SECTION_EXERCISE_3 = "Exercise 3 — the NLL and its gradient (6 points)"
+SECTION_EXERCISE_3 = "Exercise 4 — the NLL and its gradient (6 points)"
 
 MISCONCEPTIONS = {
     # Exercise 1: hutchinson_trace
@@ -747,7 +933,37 @@ MISCONCEPTIONS = {
                                                  "sample variance", SECTION_HUTCHINSON),
     "09.hutchinson_trace.squared_norm": ("||A z||^2 = z^T A^2 z averaged instead of z^T A z",
                                          SECTION_HUTCHINSON),
-    # Exercise 2: slq_logdet
+    # Exercise 2: hutchpp
+    "09.hutchpp.no_orthonormalisation": ("Q = A S used as it is, not an orthonormal basis of its "
+                                         "range", SECTION_HUTCHPP),
+    "09.hutchpp.sketch_trace_omitted": ("trace(Q^T A Q) left out: only the probes' term "
+                                        "returned", SECTION_HUTCHPP),
+    "09.hutchpp.probes_not_projected": ("Hutchinson on A instead of on (I - QQ^T) A (I - QQ^T): "
+                                        "the range of Q counted twice", SECTION_HUTCHPP),
+    "09.hutchpp.one_sided_projection": ("the probes projected on one side only, "
+                                        "G^T A (I - QQ^T) G", SECTION_HUTCHPP),
+    "09.hutchpp.divided_by_m": ("the probes' term divided by m = num_matvecs instead of by the "
+                                "k = m/3 probes", SECTION_HUTCHPP),
+    "09.hutchpp.sum_not_mean": ("the probes' term summed, not averaged", SECTION_HUTCHPP),
+    "09.hutchpp.sketch_reused_as_probes": ("the sketch's random matrix S reused as the probes G "
+                                           "(not independent of Q)", SECTION_HUTCHPP),
+    "09.hutchpp.sketch_not_multiplied": ("Q from the range of S instead of A S (no product in "
+                                         "the sketch)", SECTION_HUTCHPP),
+    "09.hutchpp.budget_not_split": ("k = num_matvecs columns for S and G: 3 num_matvecs products "
+                                    "instead of num_matvecs", SECTION_EXERCISE_HUTCHPP),
+    "09.hutchpp.gaussian": ("Gaussian S and G where entries +-1 are asked",
+                            SECTION_EXERCISE_HUTCHPP),
+    "09.hutchpp.draws_as_rows": ("S and G drawn with shape (k, n) and transposed",
+                                 SECTION_EXERCISE_HUTCHPP),
+    "09.hutchpp.draw_order": ("G drawn before S", SECTION_EXERCISE_HUTCHPP),
+    "09.hutchpp.unseeded": ("S and G drawn from a generator without the seed",
+                            SECTION_EXERCISE_HUTCHPP),
+    "09.hutchpp.seed_ignored": ("the seed argument not used (a fixed seed instead)",
+                                SECTION_EXERCISE_HUTCHPP),
+    "09.hutchpp.default_seed": ("a default seed other than 0", SECTION_EXERCISE_HUTCHPP),
+    "09.hutchpp.budget_not_checked": ("no ValueError for a num_matvecs that is not a positive "
+                                      "multiple of 3", SECTION_EXERCISE_HUTCHPP),
+    # Exercise 3: slq_logdet
     "09.slq_logdet.first_column": ("the weights from the first column (first eigenvector) of "
                                    "the eigenvector matrix instead of its first row",
                                    SECTION_QUADRATURE),
@@ -772,7 +988,7 @@ MISCONCEPTIONS = {
     "09.slq_logdet.same_probe": ("the generator re-created for every probe: all probes the "
                                  "same", SECTION_EXERCISE_2),
     "09.slq_logdet.default_seed": ("a default seed other than 0", SECTION_EXERCISE_2),
-    # Exercise 3: gp_nll
+    # Exercise 4: gp_nll
     "09.gp_nll.no_constant": ("the constant n/2 log(2 pi) left out of the NLL",
                               SECTION_LIKELIHOOD),
     "09.gp_nll.constant_not_halved": ("the constant n log(2 pi) instead of n/2 log(2 pi)",

@@ -336,14 +336,14 @@ def lesson_page(root, lesson, out):
     return target
 
 
-def write_report(root, lesson, db_url, out_dir=None, lesson_url=LESSON_URL):
-    """Write the HTML report, its CSV files and (for the default links) the
-    lesson's page; returns the report's path."""
+def write_report(root, lesson, db_url, out_dir=None, lesson_url=LESSON_URL, with_lesson=True):
+    """Write the HTML report, its CSV files and (for the default links, unless
+    ``with_lesson`` is false) the lesson's page; returns the report's path."""
     data = load(root, lesson, db_url)
     page, tables = build_report(data, lesson_url)
     out = Path(out_dir or Path(root) / REPORT_DIR)
     out.mkdir(parents=True, exist_ok=True)
-    if lesson_url == LESSON_URL:
+    if with_lesson and lesson_url == LESSON_URL:
         lesson_page(root, lesson, out)
     path = out / f"{lesson}.html"
     path.write_text(page)

@@ -189,4 +189,35 @@ ICHOL0 = [
     Variant("05.ichol0.negative_pivot_allowed", patch=(("if L[k, k] <= 0:", "if L[k, k] == 0:"),)),
 ]
 
-VARIANTS = PCG + JACOBI + SSOR + ICHOL0
+# The two lines of mic0's solution that move a dropped product to the pivots.
+_ROW = "            L[fill, fill] -= dropped        # (i, j) dropped: row i's pivot\n"
+_COL = "            L[j, j] -= dropped.sum()        # and its mirror image (j, i): row j's\n"
+_MIC_PIVOT_CHECK = ('        if L[k, k] <= 0:\n            raise ValueError(\n'
+                    '                f"MIC(0) breaks down: pivot {L[k, k]:.3g} at column {k}")\n')
+
+MIC0 = [
+    Variant("05.mic0.fill_dropped", patch=((_ROW + _COL, ""),)),
+    Variant("05.mic0.compensate_row_only", patch=((_COL, ""),)),
+    Variant("05.mic0.compensate_column_only", patch=((_ROW, ""),)),
+    Variant("05.mic0.compensation_sign",
+            patch=(("L[fill, fill] -= dropped", "L[fill, fill] += dropped"),
+                   ("L[j, j] -= dropped.sum()", "L[j, j] += dropped.sum()"))),
+    # Every dropped pair counted for both of its positions (i, j) and (j, i), in both rows.
+    Variant("05.mic0.compensation_doubled",
+            patch=(("L[fill, fill] -= dropped ", "L[fill, fill] -= 2 * dropped "),
+                   ("L[j, j] -= dropped.sum()", "L[j, j] -= 2 * dropped.sum()"))),
+    # The dropped fill collected, then taken off the diagonal of the finished L.
+    Variant("05.mic0.compensated_afterwards",
+            patch=(("    pattern = L != 0\n", "    pattern = L != 0\n    lost = np.zeros(n)\n"),
+                   ("L[fill, fill] -= dropped", "lost[fill] += dropped"),
+                   ("L[j, j] -= dropped.sum()", "lost[j] += dropped.sum()"),
+                   ("    return sp.csr_array(L)",
+                    "    L[np.diag_indices(n)] = np.sqrt(np.diag(L) ** 2 - lost)\n"
+                    "    return sp.csr_array(L)"))),
+    Variant("05.mic0.complete_cholesky", patch=(("pattern = L != 0", f"pattern = {_FULL}"),)),
+    Variant("05.mic0.no_breakdown_check", patch=((_MIC_PIVOT_CHECK, ""),)),
+    Variant("05.mic0.zero_pivot_allowed", patch=(("if L[k, k] <= 0:", "if L[k, k] < 0:"),)),
+    Variant("05.mic0.negative_pivot_allowed", patch=(("if L[k, k] <= 0:", "if L[k, k] == 0:"),)),
+]
+
+VARIANTS = PCG + JACOBI + SSOR + ICHOL0 + MIC0

@@ -37,6 +37,52 @@ HUTCHINSON = [
             patch=(("z @ (A @ z)", "np.linalg.norm(A @ z) ** 2"),)),
 ]
 
+# ------------------------------------------------------------ hutchpp
+DRAW_S = "S = rng.choice([-1.0, 1.0], size=(n, k))"
+DRAW_G = "G = rng.choice([-1.0, 1.0], size=(n, k))"
+PROBES_TERM = "np.sum(G * (A @ G)) / k)"
+
+HUTCHPP = [
+    Variant("09.hutchpp.no_orthonormalisation",
+            patch=(("Q, _ = np.linalg.qr(A @ S)", "Q = A @ S"),)),
+    Variant("09.hutchpp.sketch_trace_omitted",
+            patch=(("float(np.sum(Q * (A @ Q)) + ", "float("),)),
+    Variant("09.hutchpp.probes_not_projected", patch=(("    G = G - Q @ (Q.T @ G)\n", ""),)),
+    # G^T A (I - QQ^T) G: the projected probes on the right only.
+    Variant("09.hutchpp.one_sided_projection",
+            patch=(("    G = G - Q @ (Q.T @ G)\n", "    G0 = G\n    G = G - Q @ (Q.T @ G)\n"),
+                   (PROBES_TERM, "np.sum(G0 * (A @ G)) / k)"))),
+    Variant("09.hutchpp.divided_by_m",
+            patch=((PROBES_TERM, "np.sum(G * (A @ G)) / num_matvecs)"),)),
+    Variant("09.hutchpp.sum_not_mean", patch=((PROBES_TERM, "np.sum(G * (A @ G)))"),)),
+    Variant("09.hutchpp.sketch_reused_as_probes",
+            patch=(("    " + DRAW_G + "\n", "    G = S.copy()\n"),)),
+    Variant("09.hutchpp.sketch_not_multiplied",
+            patch=(("np.linalg.qr(A @ S)", "np.linalg.qr(S)"),)),
+    Variant("09.hutchpp.budget_not_split",
+            patch=(("    k = num_matvecs // 3\n    if k < 1 or 3 * k != num_matvecs:",
+                    "    k = num_matvecs\n    if k < 1 or k % 3 != 0:"),)),
+    Variant("09.hutchpp.gaussian",
+            patch=((DRAW_S, "S = rng.standard_normal((n, k))"),
+                   (DRAW_G, "G = rng.standard_normal((n, k))"))),
+    Variant("09.hutchpp.draws_as_rows",
+            patch=((DRAW_S, "S = rng.choice([-1.0, 1.0], size=(k, n)).T"),
+                   (DRAW_G, "G = rng.choice([-1.0, 1.0], size=(k, n)).T"))),
+    Variant("09.hutchpp.draw_order",
+            patch=(("    " + DRAW_S + "\n    " + DRAW_G + "\n",
+                    "    " + DRAW_G + "\n    " + DRAW_S + "\n"),)),
+    Variant("09.hutchpp.unseeded",
+            patch=(("np.random.default_rng(seed)", "np.random.default_rng()"),)),
+    Variant("09.hutchpp.seed_ignored",
+            patch=(("np.random.default_rng(seed)", "np.random.default_rng(0)"),)),
+    Variant("09.hutchpp.default_seed", patch=(("*, seed=0):", "*, seed=None):"),)),
+    Variant("09.hutchpp.budget_not_checked",
+            patch=(("    if k < 1 or 3 * k != num_matvecs:\n"
+                    "        raise ValueError(\n"
+                    "            f\"num_matvecs must be a positive multiple of 3, got {num_matvecs}\")\n",
+                    ""),)),
+]
+
 # ------------------------------------------------------------ slq_logdet
 GAMMA = "        estimates.append(n * np.sum(U[0] ** 2 * np.log(theta)))\n"
 
@@ -109,4 +155,4 @@ GP_NLL = [
             patch=(("alpha @ (D @ alpha)", "alpha @ (D * alpha)"),)),
 ]
 
-VARIANTS = HUTCHINSON + SLQ + GP_NLL
+VARIANTS = HUTCHINSON + HUTCHPP + SLQ + GP_NLL
