@@ -22,7 +22,8 @@ from scipy.sparse.linalg import LinearOperator
 from ._operators import as_operator, as_vector, check_tolerances
 
 __all__ = ["hvp_fd", "truncated_cg", "InnerCG", "newton_cg", "NewtonResult",
-           "forcing_term"]
+           "forcing_term", "steihaug_cg", "SteihaugStep", "boundary_tau",
+           "trust_region_newton_cg", "TrustRegionResult"]
 
 # A line search that has halved the step this often has step ~1e-18 ||d||:
 # no further progress is possible in double precision.
@@ -481,4 +482,358 @@ def newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=100, inner_maxiter=Non
         nfev=fun.count, ngev=grad.count, nhev=hessp.count,
         forcing_terms=np.array(etas), inner_per_step=np.array(inner, dtype=int),
         steps=np.array(steps),
+    )
+
+
+# --------------------------------------------------------------------------
+# Trust regions: Steihaug-Toint CG and trust-region Newton-CG
+
+
+class SteihaugStep(tuple):
+    """Outcome of :func:`steihaug_cg`: unpacks as ``d, info``.
+
+    Attributes
+    ----------
+    d : ndarray
+        The step.
+    info : str
+        Why the solve stopped: ``"converged"``, ``"boundary"``,
+        ``"negative curvature"`` or ``"maxiter"``.
+    residual_norms : list of float
+        ``||H d_j + g||`` of the interior iterates ``d_0 = 0, d_1, ...``
+        (``||g||`` first); a boundary exit adds no entry.
+    products : int
+        Products ``H p`` used.
+    Hd : ndarray
+        ``H d``, from the recurrences (``r - g``, plus ``tau H p`` on an exit
+        at the boundary): the model value ``m(d) = g^T d + d^T H d / 2``
+        without a further product.
+    """
+
+    def __new__(cls, d, info, residual_norms, products, Hd):
+        self = super().__new__(cls, (d, info))
+        self.residual_norms, self.products, self.Hd = residual_norms, products, Hd
+        return self
+
+    @property
+    def d(self):
+        return self[0]
+
+    @property
+    def info(self):
+        return self[1]
+
+
+def boundary_tau(d, p, delta):
+    """The root ``tau >= 0`` of ``||d + tau p|| = delta``, for ``||d|| <= delta``.
+
+    ``(p.p) tau^2 + 2 (d.p) tau + (d.d - delta^2) = 0``; the product of the
+    roots is ``(d.d - delta^2) / p.p <= 0``, so exactly one is ``>= 0``. It is
+    computed without cancellation: ``(delta^2 - d.d) / (d.p + s)`` when
+    ``d.p > 0``, ``(s - d.p) / p.p`` otherwise, ``s = sqrt((d.p)^2 + p.p (delta^2 - d.d))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from krylov_ref.newton import boundary_tau
+    >>> boundary_tau(np.zeros(2), np.array([3.0, 4.0]), 10.0)
+    2.0
+    >>> round(boundary_tau(np.array([0.6, 0.0]), np.array([0.0, 1.0]), 1.0), 12)
+    0.8
+    """
+    pp, dp = p @ p, d @ p
+    gap = max(delta**2 - d @ d, 0.0)
+    s = np.sqrt(dp**2 + pp * gap)
+    return float(gap / (dp + s) if dp > 0 else (s - dp) / pp)
+
+
+def _check_delta(delta):
+    if (not isinstance(delta, numbers.Real) or isinstance(delta, bool)
+            or not np.isfinite(delta) or delta <= 0):
+        raise ValueError(f"delta (the trust-region radius) must be a finite number > 0, "
+                         f"got {delta!r}")
+    return float(delta)
+
+
+def steihaug_cg(H, g, delta, *, rtol=0.5, atol=0.0, maxiter=None):
+    """Steihaug-Toint CG: the trust-region subproblem
+    ``min m(d) = g^T d + d^T H d / 2`` subject to ``||d|| <= delta``, solved
+    approximately by CG from ``d = 0`` (Nocedal & Wright, *Numerical
+    Optimization*, 2nd ed. 2006, Algorithm 7.2; Steihaug 1983; Toint 1981).
+
+    The algorithm box of lesson 07::
+
+        d = 0,  r = g,  p = -r                     # r = H d + g
+        if ||r|| <= tol: return d, "converged"     # tol = max(rtol ||g||, atol)
+        at most maxiter times:
+            q = H p
+            if p^T q <= 0:   return d + tau p, "negative curvature"
+            alpha = r^T r / p^T q
+            if ||d + alpha p|| >= delta:  return d + tau p, "boundary"
+            d = d + alpha p;   r = r + alpha q
+            if ||r|| <= tol: return d, "converged"
+            beta = r_new^T r_new / r^T r;   p = -r + beta p
+        return d, "maxiter"
+
+    where ``tau >= 0`` solves ``||d + tau p|| = delta`` (:func:`boundary_tau`):
+    on negative curvature the model decreases without bound along ``p``, so
+    the step follows ``p`` to the boundary; when the next iterate would leave
+    the region, the step stops where the segment from ``d`` to it crosses
+    the boundary. (Nocedal & Wright allow, at negative curvature, the root
+    of either sign that gives the lower model value; Steihaug takes
+    ``tau >= 0``, as here.)
+
+    Every iterate has a larger norm than the one before and a lower model
+    value, so the boundary point is the best point on the CG path inside
+    the region, and ``m(d)`` is at most the Cauchy decrease ``m(d_C)`` (the
+    first step along ``-g``, cut at the boundary).
+
+    Parameters
+    ----------
+    H : ndarray, sparse matrix, LinearOperator, callable or operator
+        A symmetric matrix (the Hessian), used only through ``H @ v``.
+    g : ndarray, shape (n,)
+        The gradient.
+    delta : float
+        The trust-region radius, ``> 0``.
+    rtol, atol : float
+        Interior convergence when ``||H d + g|| <= max(rtol ||g||, atol)``.
+    maxiter : int, optional
+        Maximum number of products ``H p``; ``n`` by default.
+
+    Returns
+    -------
+    SteihaugStep
+        ``(d, info)``, with ``info`` one of ``"converged"``, ``"boundary"``,
+        ``"negative curvature"``, ``"maxiter"``; also ``.residual_norms``
+        and ``.products``. ``d = 0`` and ``"converged"`` without a product
+        when ``||g|| <= atol`` (``g = 0`` in particular).
+
+    Raises
+    ------
+    ValueError
+        If ``g`` is not a finite vector, ``delta`` is not a finite number
+        ``> 0``, or the tolerances or ``maxiter`` are out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from krylov_ref.newton import steihaug_cg
+    >>> H = np.diag([1.0, 2.0, 4.0])
+    >>> d, info = steihaug_cg(H, np.ones(3), 10.0, rtol=1e-10)     # the Newton step fits
+    >>> np.round(d, 12).tolist(), info
+    ([-1.0, -0.5, -0.25], 'converged')
+    >>> d, info = steihaug_cg(H, np.ones(3), 0.5)
+    >>> round(float(np.linalg.norm(d)), 12), info
+    (0.5, 'boundary')
+    >>> d, info = steihaug_cg(np.diag([-1.0, 2.0]), np.array([1.0, 0.0]), 3.0)
+    >>> d.tolist(), info
+    ([-3.0, 0.0], 'negative curvature')
+    """
+    g = as_vector(g, None, "g")
+    n = g.shape[0]
+    delta = _check_delta(delta)
+    check_tolerances(rtol, atol, maxiter)
+    maxiter = n if maxiter is None else int(maxiter)
+    Hv = _as_matvec(H, n)
+    d = np.zeros(n)
+    r = g.copy()                             # r = H d + g
+    rr = r @ r
+    norms = [np.sqrt(rr)]
+    tol = max(rtol * norms[0], atol)
+    if norms[0] <= tol:
+        return SteihaugStep(d, "converged", norms, 0, np.zeros(n))
+    p = -r
+    for j in range(maxiter):
+        q = Hv(p)
+        curvature = p @ q
+        if curvature <= 0:
+            # m decreases without bound along p (m(d + tau p) - m(d) = tau r^T p
+            # + tau^2 p^T H p / 2 with r^T p = -r^T r < 0): follow p to the boundary.
+            tau = boundary_tau(d, p, delta)
+            return SteihaugStep(d + tau * p, "negative curvature", norms, j + 1,
+                                r - g + tau * q)
+        alpha = rr / curvature
+        d_next = d + alpha * p
+        if np.linalg.norm(d_next) >= delta:
+            tau = boundary_tau(d, p, delta)
+            return SteihaugStep(d + tau * p, "boundary", norms, j + 1, r - g + tau * q)
+        d = d_next
+        r = r + alpha * q
+        rr_new = r @ r
+        norms.append(np.sqrt(rr_new))
+        if norms[-1] <= tol:
+            return SteihaugStep(d, "converged", norms, j + 1, r - g)
+        p = -r + (rr_new / rr) * p
+        rr = rr_new
+    return SteihaugStep(d, "maxiter", norms, maxiter, r - g)
+
+
+@dataclass(frozen=True)
+class TrustRegionResult:
+    """Outcome of :func:`trust_region_newton_cg`.
+
+    Attributes
+    ----------
+    x, converged, status, fun, nfev, ngev, nhev
+        As in :class:`NewtonResult`.
+    iterations : int
+        Trust-region steps tried, accepted or not.
+    grad_norms : ndarray
+        ``||grad f(x)||`` at the start and after every step tried (the same
+        value again after a refused step).
+    radii : ndarray
+        The radius ``delta_k`` of every step.
+    ratios : ndarray
+        ``rho_k = (f(x_k) - f(x_k + d_k)) / (m(0) - m(d_k))`` of every step.
+    accepted : ndarray of bool
+        Whether step k was taken (``rho_k > eta``).
+    exits : list of str
+        The ``info`` of every step's Steihaug solve.
+    predicted : ndarray
+        The model decrease ``m(0) - m(d_k)`` of every step.
+    step_norms : ndarray
+        ``||d_k||`` of every step.
+    """
+
+    x: np.ndarray
+    converged: bool
+    status: str
+    iterations: int
+    grad_norms: np.ndarray
+    fun: float
+    nfev: int
+    ngev: int
+    nhev: int
+    radii: np.ndarray
+    ratios: np.ndarray
+    accepted: np.ndarray
+    exits: list
+    predicted: np.ndarray
+    step_norms: np.ndarray
+
+    def __repr__(self):
+        return (
+            f"TrustRegionResult(status={self.status!r}, iterations={self.iterations}, "
+            f"||g||={self.grad_norms[-1]:.3e}, nfev={self.nfev}, ngev={self.ngev}, "
+            f"nhev={self.nhev})"
+        )
+
+
+def trust_region_newton_cg(fun, grad, x0, *, hessp, gtol=1e-6, maxiter=200, delta0=1.0,
+                           max_delta=1e3, eta=0.15, forcing=None, callback=None):
+    """Trust-region Newton-CG: Steihaug-Toint steps inside a radius adjusted
+    by the ratio of actual to predicted decrease (Nocedal & Wright,
+    Algorithms 4.1 and 7.2).
+
+    The algorithm box of lesson 07::
+
+        for k = 0, 1, 2, ...
+            stop if ||g_k|| <= gtol
+            d = steihaug_cg(H_k, g_k, delta, rtol=eta_k, atol=gtol / 2)
+            rho = (f(x) - f(x + d)) / (m(0) - m(d)),  m(0) - m(d) = -(g^T d + d^T H d / 2)
+            if rho < 1/4:                        delta = ||d|| / 4
+            elif rho > 3/4 and ||d|| = delta:    delta = min(2 delta, max_delta)
+            if rho > eta:  x = x + d  (and a new gradient)
+
+    The model decrease needs ``H d``, which the Steihaug recurrences carry
+    (``r = H d + g``, plus ``tau H p`` on a boundary exit), so it costs no
+    product: ``nhev`` counts the inner CG's products only. Shrinking to
+    ``||d|| / 4`` rather than Nocedal & Wright's ``delta / 4`` is the same on
+    the boundary, and shrinks further after a failed interior step.
+
+    Parameters
+    ----------
+    fun, grad, x0, hessp, gtol, maxiter, callback
+        As in :func:`newton_cg`.
+    delta0 : float
+        Initial radius.
+    max_delta : float
+        Largest radius.
+    eta : float
+        Acceptance threshold, ``0 <= eta < 1/4``.
+    forcing : callable, optional
+        ``forcing(grad_norms, eta_prev) -> eta_k``, the inner ``rtol``;
+        :func:`forcing_term` (Eisenstat & Walker) by default.
+
+    Returns
+    -------
+    TrustRegionResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.optimize import rosen, rosen_der, rosen_hess_prod
+    >>> from krylov_ref.newton import trust_region_newton_cg
+    >>> res = trust_region_newton_cg(rosen, rosen_der, np.array([-1.2, 1.0]), hessp=rosen_hess_prod)
+    >>> res.converged, np.allclose(res.x, [1.0, 1.0])
+    (True, True)
+    """
+    x = as_vector(x0, None, "x0")
+    n = x.shape[0]
+    if not isinstance(gtol, numbers.Real) or not np.isfinite(gtol) or gtol < 0:
+        raise ValueError(f"gtol must be a finite number >= 0, got {gtol!r}")
+    _check_integer(maxiter, "maxiter", 0)
+    delta = _check_delta(delta0)
+    max_delta = _check_delta(max_delta)
+    if delta > max_delta:
+        raise ValueError(f"delta0 = {delta} exceeds max_delta = {max_delta}")
+    if not isinstance(eta, numbers.Real) or not 0 <= eta < 0.25:
+        raise ValueError(f"eta must lie in [0, 1/4), got {eta!r}")
+    forcing = forcing_term if forcing is None else forcing
+    fun = _Counted(fun, "fun")
+    grad = _Counted(grad, "grad", n)
+    hessp = _Counted(hessp, "hessp", n)
+    f = fun(x)
+    if not np.isfinite(f):
+        raise ValueError(f"fun(x0) = {f}: the starting point must have a finite value")
+    g = grad(x)
+    norms = [np.linalg.norm(g)]
+    radii, ratios, accepted, exits, predicted, step_norms = [], [], [], [], [], []
+    status, converged = "maxiter reached", False
+    eta_k = None
+    for k in range(maxiter + 1):
+        if norms[-1] <= gtol:
+            status, converged = "converged", True
+            break
+        if k == maxiter:
+            break
+        eta_k = forcing(norms, eta_k)
+        step = steihaug_cg(_Hessian(hessp, x), g, delta, rtol=eta_k, atol=0.5 * gtol,
+                           maxiter=n)
+        d = step.d
+        pred = -(g @ d + 0.5 * d @ step.Hd)
+        x_new = x + d
+        f_new = fun(x_new)
+        if not pred > 0:
+            # rounding: the model cannot see a decrease; the step is judged by f alone
+            rho = 1.0 if f_new < f else -1.0
+        else:
+            rho = (f - f_new) / pred if np.isfinite(f_new) else -np.inf
+        d_norm = np.linalg.norm(d)
+        radii.append(delta)
+        ratios.append(rho)
+        exits.append(step.info)
+        predicted.append(pred)
+        step_norms.append(d_norm)
+        if rho < 0.25:
+            delta = 0.25 * d_norm
+        elif rho > 0.75 and d_norm >= (1 - 1e-8) * delta:
+            delta = min(2 * delta, max_delta)
+        take = rho > eta
+        accepted.append(take)
+        if take:
+            x, f = x_new, f_new
+            g = grad(x)
+        norms.append(np.linalg.norm(g))
+        if callback is not None:
+            callback(x)
+        if delta < 1e-300:
+            status = f"trust region collapsed at ||g|| = {norms[-1]:.3g}"
+            break
+    return TrustRegionResult(
+        x=x, converged=converged, status=status, iterations=len(radii),
+        grad_norms=np.array(norms), fun=f, nfev=fun.count, ngev=grad.count, nhev=hessp.count,
+        radii=np.array(radii), ratios=np.array(ratios), accepted=np.array(accepted, dtype=bool),
+        exits=exits, predicted=np.array(predicted), step_norms=np.array(step_norms),
     )

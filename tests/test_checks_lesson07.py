@@ -609,3 +609,106 @@ def test_the_boxes_that_name_mistakes_are_the_reference_without_a_mistake():
         assert np.allclose(norms, ref.grad_norms, rtol=1e-8, atol=1e-14)
         assert (nf, ng, nh) == (ref.nfev, ref.ngev, ref.nhev)
 
+
+
+# ---------------------------------------------------------------- steihaug_cg
+
+from krylov_ref.checks.lesson07 import check_steihaug_cg  # noqa: E402
+
+STEIHAUG_CASES = [{}, dict(n=50, cond=1000.0, seed=21), dict(n=10, cond=10.0, seed=4)]
+
+
+def steihaug_student(H, g, delta, *, rtol=0.5, atol=0.0, maxiter=None, mistake=None):
+    """Another way to write it: the residual norm kept, the stable root, a while loop."""
+    n = len(g)
+    maxiter = n if maxiter is None else maxiter
+    d, r = np.zeros(n), g.astype(float).copy()
+    tol = rtol * np.linalg.norm(g) + atol if mistake == "sum-tol" else max(rtol * np.linalg.norm(g), atol)
+
+    def to_boundary(d, p):
+        pp, dp, gap = p @ p, d @ p, delta**2 - d @ d
+        s = np.sqrt(dp**2 + pp * gap)
+        if mistake == "negative-root":
+            return d + (-dp - s) / pp * p
+        if mistake == "from-zero":
+            return d + delta / np.sqrt(pp) * p
+        tau = gap / (dp + s) if dp > 0 else (s - dp) / pp
+        return d + tau * p
+
+    if np.linalg.norm(r) <= tol:
+        return d, "converged"
+    p = -r
+    k = 0
+    while k < maxiter:
+        Hp = H @ p
+        k += 1
+        pHp = p @ Hp
+        if pHp <= 0:
+            if mistake == "stop-inside":
+                return (d if k > 1 else -g), "negative curvature"
+            return to_boundary(d, p), "negative curvature"
+        alpha = (r @ r) / pHp
+        if mistake != "no-boundary" and np.linalg.norm(d + alpha * p) >= delta:
+            if mistake == "scale":
+                d_out = d + alpha * p
+                return delta * d_out / np.linalg.norm(d_out), "boundary"
+            return to_boundary(d, p), "boundary"
+        d = d + alpha * p
+        r_new = r + alpha * Hp
+        if np.linalg.norm(r_new) <= tol:
+            return d, "converged"
+        p = -r_new + (r_new @ r_new) / (r @ r) * p
+        r = r_new
+    return d, "maxiter"
+
+
+@pytest.mark.parametrize("case", STEIHAUG_CASES)
+def test_check_steihaug_cg_accepts_correct_solutions(case, capsys):
+    check_steihaug_cg(steihaug_student, **case)
+    check_steihaug_cg(solution_functions()["steihaug_cg"], **case)
+    assert capsys.readouterr().out.count("\u2713 steihaug_cg") == 2
+
+
+@pytest.mark.parametrize("mistake, code", [
+    ("negative-root", "07.steihaug_cg.negative_root"),
+    ("from-zero", "07.steihaug_cg.tau_ignores_d"),
+    ("stop-inside", "07.steihaug_cg.nc_stops_inside"),
+    ("no-boundary", "07.steihaug_cg.no_boundary_test"),
+    ("scale", "07.steihaug_cg.scaled_back"),
+    ("sum-tol", "07.steihaug_cg.sum_tol"),
+])
+def test_check_steihaug_cg_names_the_code(mistake, code):
+    def wrong(H, g, delta, **kw):
+        return steihaug_student(H, g, delta, mistake=mistake, **kw)
+    for case in STEIHAUG_CASES:
+        assert named(check_steihaug_cg, wrong, **case) == (code,)
+
+
+def test_check_steihaug_cg_counts_products_and_refuses_the_library():
+    def two_products(H, g, delta, **kw):
+        out = steihaug_student(H, g, delta, **kw)
+        for _ in range(len(g)):
+            H @ g
+        return out
+    with pytest.raises(WrongAnswer, match="products with H"):
+        check_steihaug_cg(two_products)
+    with pytest.raises(NotAllowedError):
+        check_steihaug_cg(lambda H, g, delta, **kw: krylov_ref.newton.steihaug_cg(H, g, delta, **kw))
+    with pytest.raises(WrongAnswer, match="tuple"):
+        check_steihaug_cg(lambda H, g, delta, **kw: steihaug_student(H, g, delta, **kw)[0])
+    with pytest.raises(WrongAnswer, match="info should be one of"):
+        check_steihaug_cg(lambda H, g, delta, **kw: (steihaug_student(H, g, delta, **kw)[0], "done"))
+
+
+def test_the_steihaug_box_is_the_reference_without_a_mistake():
+    for case in STEIHAUG_CASES:
+        prob = random_spd(case.get("n", 30), case.get("cond", 100.0), seed=case.get("seed", 5))
+        Hi, _, _ = lesson07._indefinite(case.get("n", 30), case.get("seed", 5), 3)
+        g_i = np.random.default_rng(1).standard_normal(prob.b.size)
+        for H, g in ((prob.A, prob.b), (Hi, g_i)):
+            for delta in (1e-3, 0.1, 1.0, 10.0, 1e4):
+                for kw in (dict(), dict(rtol=1e-10), dict(rtol=0.0, maxiter=3), dict(rtol=0.1, atol=1.0)):
+                    d, info, products = lesson07._steihaug_box(H, g, delta, **kw)
+                    ref = krylov_ref.newton.steihaug_cg(H, g, delta, **kw)
+                    assert (info, products) == (ref.info, ref.products)
+                    assert np.allclose(d, ref.d, rtol=1e-8, atol=1e-12 * max(1.0, np.abs(ref.d).max()))

@@ -361,3 +361,234 @@ def test_bad_input_raises(kwargs, match):
     fun, grad, x0 = args.pop("fun"), args.pop("grad"), args.pop("x0")
     with pytest.raises(ValueError, match=match):
         newton_cg(fun, grad, x0, **args)
+
+
+# --------------------------------------------------------------------------
+# steihaug_cg (Steihaug-Toint CG) and trust_region_newton_cg
+
+from krylov_ref.newton import boundary_tau, steihaug_cg, trust_region_newton_cg  # noqa: E402
+from krylov_ref.problems import random_spd  # noqa: E402
+
+
+def model_value(H, g, d):
+    return g @ d + 0.5 * d @ (H @ d)
+
+
+def cauchy_point(H, g, delta):
+    """Nocedal & Wright (4.11)-(4.12): the minimiser of m along -g inside the region."""
+    gHg, gn = g @ H @ g, np.linalg.norm(g)
+    tau = 1.0 if gHg <= 0 else min(gn**3 / (delta * gHg), 1.0)
+    return -tau * delta / gn * g
+
+
+def krylov_iterates(H, g, k):
+    """CG's iterates from d = 0, computed independently: z_j minimises m over the
+    Krylov space K_j(H, g) (an orthonormal basis by QR, a small projected solve)."""
+    K = np.column_stack([np.linalg.matrix_power(H, i) @ g for i in range(k)])
+    iterates = [np.zeros_like(g)]
+    for j in range(1, k + 1):
+        V, _ = np.linalg.qr(K[:, :j])
+        iterates.append(-V @ np.linalg.solve(V.T @ H @ V, V.T @ g))
+    return iterates
+
+
+def indefinite(n, seed, n_negative):
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = np.geomspace(1.0, 20.0, n)
+    lam[:n_negative] *= -1
+    return (Q * lam) @ Q.T, Q
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_steihaug_interior_solution_is_the_newton_step(seed):
+    prob = random_spd(12, 50.0, seed=seed)
+    newton = np.linalg.solve(prob.A, -prob.b)
+    step = steihaug_cg(prob.A, prob.b, 1.01 * np.linalg.norm(newton), rtol=1e-10, maxiter=100)
+    assert step.info == "converged"
+    assert rel_error(step.d, newton) < 1e-8
+    assert np.linalg.norm(prob.A @ step.d + prob.b) <= 1.01e-10 * np.linalg.norm(prob.b)
+    # the residual norms are those of the iterates, ||g|| first
+    assert step.residual_norms[0] == pytest.approx(np.linalg.norm(prob.b))
+    assert step.products == len(step.residual_norms) - 1
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.05, 5.0))
+def test_boundary_tau_is_the_nonnegative_root(seed, delta):
+    rng = np.random.default_rng(seed)
+    d = rng.standard_normal(4)
+    d *= rng.uniform(0, 1) * delta / np.linalg.norm(d)
+    p = rng.standard_normal(4)
+    tau = boundary_tau(d, p, delta)
+    roots = np.roots([p @ p, 2 * d @ p, d @ d - delta**2]).real
+    assert tau >= 0
+    assert tau == pytest.approx(roots.max(), rel=1e-9, abs=1e-12)
+    assert np.linalg.norm(d + tau * p) == pytest.approx(delta, rel=1e-12)
+
+
+def test_boundary_tau_without_cancellation():
+    # d.p > 0 and ||d|| just inside: the textbook formula (-b + sqrt(b^2 - 4ac)) / 2a loses digits
+    d, p, delta = np.array([1.0 - 1e-12, 0.0]), np.array([1e4, 0.0]), 1.0
+    assert boundary_tau(d, p, delta) == pytest.approx(1e-16, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5])
+def test_steihaug_boundary_exit_cuts_the_cg_path(seed):
+    n = 8
+    prob = random_spd(n, 20.0, seed=seed)
+    H, g = prob.A, prob.b
+    z = krylov_iterates(H, g, n)
+    norms = [np.linalg.norm(v) for v in z]
+    assert np.all(np.diff(norms) > 0)          # Steihaug's theorem: the CG path leaves the origin
+    for j in (1, 2, 4):
+        delta = 0.5 * (norms[j - 1] + norms[j])   # the step j crosses the boundary
+        step = steihaug_cg(H, g, delta, rtol=1e-14)
+        assert step.info == "boundary"
+        assert step.products == j
+        assert np.linalg.norm(step.d) == pytest.approx(delta, rel=1e-12)
+        # d lies on the segment from z_{j-1} to z_j
+        seg = z[j] - z[j - 1]
+        t = (step.d - z[j - 1]) @ seg / (seg @ seg)
+        assert 0 <= t <= 1
+        assert rel_error(step.d, z[j - 1] + t * seg) < 1e-8
+
+
+def test_steihaug_negative_curvature_at_the_first_step_goes_to_the_boundary_along_minus_g():
+    H, Q = indefinite(10, 0, 2)
+    g = Q[:, 0] + 0.05 * Q[:, 5]
+    assert g @ H @ g < 0
+    step = steihaug_cg(H, g, 2.5)
+    assert step.info == "negative curvature" and step.products == 1
+    assert rel_error(step.d, -2.5 * g / np.linalg.norm(g)) < 1e-14
+
+
+def test_steihaug_negative_curvature_later_follows_p_to_the_boundary():
+    H, Q = indefinite(20, 1, 3)
+    rng = np.random.default_rng(4)
+    g = 0.05 * Q[:, 0] + Q[:, 3:] @ rng.standard_normal(17)
+    delta = 1e3
+    step = steihaug_cg(H, g, delta, rtol=1e-12)
+    assert step.info == "negative curvature" and step.products > 1
+    assert np.linalg.norm(step.d) == pytest.approx(delta, rel=1e-12)
+    # the truncated CG of Algorithm 7.1 stops at the same iterate; d continues from it along a
+    # direction that decreases the model
+    inner = truncated_cg(H, g, rtol=1e-12)
+    assert inner.negative_curvature and len(inner.residual_norms) == step.products
+    p = step.d - inner.d
+    assert p @ H @ p <= 0 and (H @ inner.d + g) @ p < 0
+    assert model_value(H, g, step.d) < model_value(H, g, inner.d)
+
+
+def test_steihaug_zero_curvature_counts_as_negative():
+    H = np.diag([0.0, 1.0, 2.0])
+    step = steihaug_cg(H, np.array([3.0, 0.0, 0.0]), 2.0)
+    assert step.info == "negative curvature"
+    assert step.d.tolist() == [-2.0, 0.0, 0.0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 3), st.floats(0.01, 10.0))
+def test_steihaug_decreases_the_model_at_least_as_much_as_the_cauchy_point(seed, n_negative, delta):
+    H, _ = indefinite(9, seed, n_negative)
+    g = np.random.default_rng(seed + 1).standard_normal(9)
+    step = steihaug_cg(H, g, delta, rtol=0.1)
+    assert np.linalg.norm(step.d) <= delta * (1 + 1e-12)
+    m_d, m_c = model_value(H, g, step.d), model_value(H, g, cauchy_point(H, g, delta))
+    assert m_d <= m_c + 1e-12 * abs(m_c)
+    if step.info in ("boundary", "negative curvature"):
+        assert np.linalg.norm(step.d) == pytest.approx(delta, rel=1e-10)
+    # the model value from the recurrences, without a product
+    assert model_value(H, g, step.d) == pytest.approx(g @ step.d + 0.5 * step.d @ step.Hd,
+                                                      rel=1e-9, abs=1e-12)
+
+
+def test_steihaug_tolerances_maxiter_and_g_zero():
+    prob = random_spd(30, 100.0, seed=2)
+    H, g = prob.A, prob.b
+    big = 1e6
+    full = steihaug_cg(H, g, big, rtol=0.0).residual_norms
+    # rtol and atol: the larger of the two
+    tau = full[4] * 1.01
+    step = steihaug_cg(H, g, big, rtol=tau / full[0], atol=0.5 * tau)
+    assert step.info == "converged" and step.residual_norms[-1] <= tau
+    assert all(r > tau for r in step.residual_norms[:-1])
+    step = steihaug_cg(H, g, big, rtol=1e-14, atol=tau)
+    assert step.info == "converged" and len(step.residual_norms) == 5
+    # maxiter counts products
+    step = steihaug_cg(H, g, big, rtol=0.0, maxiter=3)
+    assert step.info == "maxiter" and step.products == 3 and len(step.residual_norms) == 4
+    # g = 0: no product
+    calls = []
+    step = steihaug_cg(lambda v: calls.append(1) or H @ v, np.zeros(30), 1.0)
+    assert step.info == "converged" and not calls and np.all(step.d == 0)
+    # g is left alone
+    g0 = g.copy()
+    steihaug_cg(H, g, 0.1)
+    assert np.array_equal(g, g0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"delta": 0.0}, "delta .* must be a finite number > 0"),
+    ({"delta": np.inf}, "delta .* must be a finite number > 0"),
+    ({"delta": True}, "delta .* must be a finite number > 0"),
+    ({"g": np.array([np.nan, 1.0])}, "g contains NaN or inf"),
+    ({"rtol": -1.0}, "rtol"),
+])
+def test_steihaug_bad_input_raises(kwargs, match):
+    args = {"H": np.eye(2), "g": np.ones(2), "delta": 1.0}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        steihaug_cg(args.pop("H"), args.pop("g"), args.pop("delta"), **args)
+
+
+def test_trust_region_newton_cg_agrees_with_scipy_trust_ncg():
+    x0 = np.array([-1.2, 1.0, -0.5, 0.8, 1.3])
+    res = trust_region_newton_cg(rosen, rosen_der, x0, hessp=rosen_hess_prod, gtol=1e-9)
+    ref = minimize(rosen, x0, jac=rosen_der, hessp=rosen_hess_prod, method="trust-ncg",
+                   options={"gtol": 1e-9})
+    assert res.converged and ref.success
+    assert rel_error(res.x, ref.x) < 1e-7
+    assert np.linalg.norm(rosen_der(res.x)) <= 1e-9
+    # every accepted step had rho > eta, every rejected one rho <= eta, and the gradient is
+    # evaluated once per accepted point
+    assert np.all(res.ratios[res.accepted] > 0.15) and np.all(res.ratios[~res.accepted] <= 0.15)
+    assert res.ngev == 1 + res.accepted.sum()
+    assert res.nfev == 1 + res.iterations
+
+
+def test_trust_region_radius_update_follows_the_ratio():
+    res = trust_region_newton_cg(rosen, rosen_der, np.array([-1.2, 1.0]), hessp=rosen_hess_prod,
+                                 delta0=0.5)
+    for k in range(res.iterations - 1):
+        rho, delta, nxt = res.ratios[k], res.radii[k], res.radii[k + 1]
+        if rho < 0.25:
+            assert nxt < delta
+        elif rho > 0.75 and res.exits[k] in ("boundary", "negative curvature"):
+            assert nxt == pytest.approx(min(2 * delta, 1e3))
+        else:
+            assert nxt == delta or res.exits[k] not in ("boundary", "negative curvature")
+    # the predicted decrease is m(0) - m(d) > 0 for every step
+    assert np.all(res.predicted > 0)
+
+
+def test_trust_region_newton_cg_converges_fast_on_logistic_regression():
+    model = logistic_problem()
+    res = trust_region_newton_cg(model.loss, model.gradient, np.zeros(15), hessp=model.hessp,
+                                 gtol=1e-10)
+    ref = minimize(model.loss, np.zeros(15), jac=model.gradient, method="L-BFGS-B",
+                   options={"gtol": 1e-12, "ftol": 0, "maxiter": 10_000})
+    assert res.converged and res.iterations <= 15
+    assert rel_error(res.x, ref.x) < 1e-6
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"delta0": -1.0}, "must be a finite number > 0"),
+    ({"eta": 0.3}, r"eta must lie in \[0, 1/4\)"),
+    ({"delta0": 10.0, "max_delta": 1.0}, "exceeds max_delta"),
+    ({"gtol": np.nan}, "gtol must be a finite number >= 0"),
+])
+def test_trust_region_bad_input_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        trust_region_newton_cg(rosen, rosen_der, np.array([-1.2, 1.0]), hessp=rosen_hess_prod,
+                               **kwargs)

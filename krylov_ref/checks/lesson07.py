@@ -16,6 +16,7 @@ from scipy.optimize import rosen, rosen_der, rosen_hess_prod
 from ..models import LogisticRegression, TwoLayerMLP, logistic_data
 from ..newton import hvp_fd as reference_hvp_fd
 from ..newton import newton_cg as reference_newton_cg
+from ..newton import steihaug_cg as reference_steihaug_cg
 from ..newton import truncated_cg as reference_truncated_cg
 from ..problems import random_spd
 from . import (
@@ -25,7 +26,7 @@ from . import (
 from . import expect_tuple as _unpack
 
 __all__ = ["check_logistic_hvp", "check_hvp_fd", "check_truncated_cg", "check_newton_cg",
-           "check_newton_cg_more", "MISCONCEPTIONS"]
+           "check_newton_cg_more", "check_steihaug_cg", "MISCONCEPTIONS"]
 
 # --------------------------------------------------------------------------
 # The named misconceptions (see krylov_ref.grading.misconceptions): the lesson
@@ -39,6 +40,8 @@ SECTION_3_1 = "3.1 The inner solve"
 EXERCISE_3 = "Exercise 3 — the truncated inner CG (6 points)"
 SECTION_3_2 = "3.2 The outer iteration: forcing term and line search"
 EXERCISE_4 = "Exercise 4 — Newton-CG (6 points)"
+SECTION_TR = "3.3 Trust regions: Steihaug–Toint CG"
+EXERCISE_5 = "Exercise 5 — Steihaug–Toint CG (6 points)"
 
 MISCONCEPTIONS = {
     # Exercise 1: logistic_hvp
@@ -115,11 +118,26 @@ MISCONCEPTIONS = {
     "07.newton_cg.strict_gtol": ("the stopping test ||g|| < gtol instead of <=: gtol = 0 at an exact minimiser tries a step", EXERCISE_4),
     "07.newton_cg.maxiter_off_by_one": ("maxiter + 1 Newton steps instead of maxiter", EXERCISE_4),
     "07.newton_cg.in_place": ("x0 changed in place", EXERCISE_4),
+    # Exercise 5: steihaug_cg
+    "07.steihaug_cg.negative_root": ("tau from the negative root of ||d + tau p|| = delta: the step goes backwards along p", SECTION_TR),
+    "07.steihaug_cg.nc_stops_inside": ("on negative curvature the step stops inside (the last iterate, or -g), as truncated CG does, instead of following p to the boundary", SECTION_TR),
+    "07.steihaug_cg.returns_p": ("the direction p returned on a boundary or negative-curvature exit instead of the point d + tau p", EXERCISE_5),
+    "07.steihaug_cg.test_before_step": ("the radius tested on the current iterate before the step: the iterate that leaves the region is returned", EXERCISE_5),
+    "07.steihaug_cg.scaled_back": ("the iterate that leaves the region scaled back to the sphere instead of cutting the segment from d along p", SECTION_TR),
+    "07.steihaug_cg.tau_ignores_d": ("tau = delta / ||p|| (as if d = 0) instead of solving ||d + tau p|| = delta", SECTION_TR),
+    "07.steihaug_cg.no_boundary_test": ("no test of the radius: the step leaves the trust region", SECTION_TR),
+    "07.steihaug_cg.no_curvature_test": ("no test p^T H p <= 0: a negative alpha walks uphill", SECTION_TR),
+    "07.steihaug_cg.strict_curvature": ("the curvature test p^T H p < 0: zero curvature not treated as negative", EXERCISE_5),
+    "07.steihaug_cg.sum_tol": ("the interior tolerance rtol ||g|| + atol instead of max(rtol ||g||, atol)", EXERCISE_5),
+    "07.steihaug_cg.ignores_atol": ("atol ignored: the interior test is rtol ||g|| alone", EXERCISE_5),
+    "07.steihaug_cg.extra_products": ("more than one product with H per step", EXERCISE_5),
+    "07.steihaug_cg.in_place": ("g changed in place (r = g without a copy, then r += ...)", EXERCISE_5),
 }
 
 #: What would do an exercise's work for it.
 NEWTON = ("krylov_ref.hvp_fd", "krylov_ref.newton.hvp_fd",
           "krylov_ref.newton.truncated_cg", "krylov_ref.newton.forcing_term",
+          "krylov_ref.newton.steihaug_cg", "krylov_ref.newton.trust_region_newton_cg",
           "krylov_ref.LogisticRegression", "krylov_ref.models.LogisticRegression",
           "scipy.optimize.approx_fprime", "scipy.optimize.check_grad")
 FORBID = SOLVERS + DIRECT + NEWTON
@@ -483,25 +501,25 @@ def _tcg_box(H, g, rtol=0.5, atol=0.0, maxiter=None, wrong=None):
     r = np.array(g, dtype=float)
     p = r.copy() if wrong == "p0_uphill" else -r
     rr = r @ r
-    norms = [np.sqrt(rr)]
-    tol = max(rtol * norms[0], atol)
+    history = [np.sqrt(rr)]
+    tol = max(rtol * history[0], atol)
     with np.errstate(all="ignore"):
         for j in range(maxiter):
-            if not norms[-1] > tol:             # NaN stops too
+            if not history[-1] > tol:             # NaN stops too
                 break
             q = H @ p
             curvature = p @ q
             if curvature <= 0:
-                return (-g if j == 0 else d), norms, True
+                return (-g if j == 0 else d), history, True
             alpha = rr / (p @ p if wrong == "alpha_pTp" else curvature)
             d = d + alpha * p
             r = r - alpha * q if wrong == "r_minus" else r + alpha * q
             rr_new = r @ r
-            norms.append(np.sqrt(rr_new))
+            history.append(np.sqrt(rr_new))
             beta = rr / rr_new if wrong == "beta_inverted" else rr_new / rr
             p = (r if wrong == "direction_sign" else -r) + beta * p
             rr = rr_new
-    return d, norms, False
+    return d, history, False
 
 
 #: Mistakes in the steps of the box that show in the residual norms, and what to say.
@@ -849,7 +867,7 @@ def _newton_box(fun, grad, hessp, x0, *, gtol=1e-6, maxiter=100, wrong=None):
     f_c, g_c, h_c = _Counter(fun), _Counter(grad), _Counter(hessp, free_zero=True)
     x = np.array(x0, dtype=float)
     f, g = f_c(x), np.asarray(g_c(x), dtype=float)
-    norms = [np.linalg.norm(g)]
+    history = [np.linalg.norm(g)]
     eta = 0.9
 
     class H:
@@ -858,10 +876,10 @@ def _newton_box(fun, grad, hessp, x0, *, gtol=1e-6, maxiter=100, wrong=None):
 
     with np.errstate(all="ignore"):
         for k in range(maxiter):
-            if norms[-1] <= gtol:
+            if history[-1] <= gtol:
                 break
             if k > 0 and not str(wrong).startswith("eta_constant"):
-                ratio = norms[-1] / norms[-2]
+                ratio = history[-1] / history[-2]
                 new = 0.9 * (ratio if wrong == "eta_unsquared" else ratio ** 2)
                 if wrong == "eta_safeguard_always" or (wrong != "eta_no_safeguard"
                                                        and 0.9 * eta ** 2 > 0.1):
@@ -894,8 +912,8 @@ def _newton_box(fun, grad, hessp, x0, *, gtol=1e-6, maxiter=100, wrong=None):
             if wrong == "refun":
                 f = f_c(x)
             g = np.asarray(g_c(x), dtype=float)
-            norms.append(np.linalg.norm(g))
-    return x, np.asarray(norms), f_c.count, g_c.count, h_c.count
+            history.append(np.linalg.norm(g))
+    return x, np.asarray(history), f_c.count, g_c.count, h_c.count
 
 
 #: Mistakes of the outer iteration that show in the gradient history or in the
@@ -1245,3 +1263,271 @@ def check_newton_cg_more(newton_cg, m=80, hidden=6, seed=0, rosen_n=None):
                f"(1, ..., 1): final ||grad f|| = {got[1][-1]:.3g}.")
     passed(f"newton_cg: the {hidden}-unit network (indefinite H) and the default maxiter right"
            + (f"; Rosenbrock in {rosen_n} dimensions solved." if rosen_n else "."))
+
+
+# --------------------------------------------------------------------------
+# Exercise 5: Steihaug-Toint CG
+
+_INFOS = ("converged", "boundary", "negative curvature", "maxiter")
+
+
+def _reference_steihaug_cg(H, g, delta, *, rtol=0.5, atol=0.0, maxiter=None):
+    step = reference_steihaug_cg(H, g, delta, rtol=rtol, atol=atol, maxiter=maxiter)
+    return step.d, step.info
+
+
+def _root(d, p, delta, negative=False):
+    """A root of ||d + tau p|| = delta: the one >= 0, or with ``negative`` the other."""
+    pp, dp = p @ p, d @ p
+    s = np.sqrt(max(dp**2 + pp * (delta**2 - d @ d), 0.0))
+    return (-dp - s) / pp if negative else (-dp + s) / pp
+
+
+def _steihaug_box(H, g, delta, rtol=0.5, atol=0.0, maxiter=None, wrong=None):
+    """The box of the trust-region section -- with ``wrong``, the box with that mistake of
+    :data:`_STEIHAUG_MISTAKES`, to name it: (d, info, products)."""
+    n = g.size
+    maxiter = n if maxiter is None else maxiter
+    d = np.zeros(n)
+    r = np.array(g, dtype=float)
+    rr = r @ r
+    g_norm = np.sqrt(rr)
+    tol = (rtol * g_norm + atol if wrong == "sum_tol" else
+           rtol * g_norm if wrong == "ignores_atol" else max(rtol * g_norm, atol))
+    if g_norm <= tol:
+        return d, "converged", 0
+
+    def to_boundary(d, p, d_next):
+        if wrong == "negative_root":
+            return d + _root(d, p, delta, negative=True) * p
+        if wrong == "returns_p":
+            return p
+        if wrong == "scaled_back":
+            return d_next * (delta / np.linalg.norm(d_next))
+        if wrong == "tau_ignores_d":
+            return d + delta / np.linalg.norm(p) * p
+        return d + _root(d, p, delta) * p
+
+    p = -r
+    with np.errstate(all="ignore"):
+        for j in range(maxiter):
+            if wrong == "test_before_step" and np.linalg.norm(d) >= delta:
+                return d, "boundary", j
+            q = H @ p
+            curvature = p @ q
+            if wrong != "no_curvature_test" and (curvature < 0 if wrong == "strict_curvature"
+                                                 else curvature <= 0):
+                if wrong == "nc_stops_inside":
+                    return (-g if j == 0 else d), "negative curvature", j + 1
+                d_far = d + 2 * delta * p / np.linalg.norm(p)   # any point beyond the boundary
+                return to_boundary(d, p, d_far), "negative curvature", j + 1
+            alpha = rr / curvature
+            d_next = d + alpha * p
+            if wrong not in ("no_boundary_test", "test_before_step") and \
+                    not np.linalg.norm(d_next) < delta:
+                return to_boundary(d, p, d_next), "boundary", j + 1
+            d = d_next
+            r = r + alpha * q
+            rr_new = r @ r
+            if not np.sqrt(rr_new) > tol:
+                return d, "converged", j + 1
+            p = -r + (rr_new / rr) * p
+            rr = rr_new
+    return d, "maxiter", maxiter
+
+
+#: Mistakes of Exercise 5 that the box reproduces, and what to say.
+_STEIHAUG_MISTAKES = {
+    "negative_root": "d is the other crossing of the sphere: tau should be the root >= 0 of "
+                     "||d + tau p|| = delta, which moves forward along p.",
+    "nc_stops_inside": "on negative curvature the step stops inside the region (the last "
+                       "iterate, or -g at the first step, as truncated CG does): the model "
+                       "decreases without bound along p, so follow p to the boundary, "
+                       "d + tau p with ||d + tau p|| = delta.",
+    "returns_p": "the direction p is returned where the step should stop on the boundary: "
+                 "return the point d + tau p, not p.",
+    "test_before_step": "the iterate that leaves the trust region is returned (||d|| > delta): "
+                        "test the next iterate d + alpha p before taking it, and stop where the "
+                        "segment from d to it crosses the boundary.",
+    "scaled_back": "the iterate d + alpha p that leaves the region is scaled back onto the "
+                   "sphere: the step should stop where the CG path crosses the boundary, "
+                   "d + tau p with tau >= 0 and ||d + tau p|| = delta, which is another point.",
+    "tau_ignores_d": "tau is computed as delta / ||p||, as if d were 0: ||d + tau p|| is then "
+                     "not delta. Solve ||d + tau p||^2 = delta^2, a quadratic in tau.",
+    "no_boundary_test": "the step leaves the trust region (||d|| > delta): test every new "
+                        "iterate d + alpha p against the radius.",
+    "no_curvature_test": "negative curvature p^T H p <= 0 is not detected (alpha < 0 walks "
+                         "uphill): test it before the step, and then follow p to the boundary.",
+    "sum_tol": "the interior test uses rtol ||g|| + atol: it is ||r|| <= max(rtol ||g||, "
+               "atol), the larger of the two tolerances, not their sum.",
+    "ignores_atol": "atol is ignored: the interior test is ||r|| <= max(rtol ||g||, atol).",
+    "strict_curvature": "zero curvature p^T H p = 0 is not treated as negative: the test is "
+                        "p^T H p <= 0.",
+}
+
+
+def _run_steihaug(steihaug_cg, H, g, delta, **kwargs):
+    op = CountingOperator(H)
+    g_in = g.copy()
+    out = call_student(steihaug_cg, op, g_in, delta, forbid=FORBID, **kwargs)
+    d, info = _unpack(out, "steihaug_cg", ("d", "info"))
+    expect(np.array_equal(g_in, g), "your function changed g in place: work on new arrays "
+           "(r = g.copy()).", code="07.steihaug_cg.in_place")
+    d = _vector(d, g.shape[0], "d")
+    expect(isinstance(info, str) and info in _INFOS,
+           f"info should be one of {', '.join(repr(s) for s in _INFOS)}; got {info!r}.")
+    return d, info, op.count
+
+
+def _steihaug_case(steihaug_cg, H, g, delta, what, **kwargs):
+    """Run one case; a wrong answer is named when one of the boxes' mistakes explains it."""
+    got = _run_steihaug(steihaug_cg, H, g, delta, **kwargs)
+    d, info, products = got
+    ref = reference_steihaug_cg(H, g, delta, **kwargs)
+    scale = max(np.linalg.norm(ref.d), 1e-300)
+    if info == ref.info and np.linalg.norm(d - ref.d) <= 1e-6 * scale:
+        expect(products <= ref.products,
+               f"used {products} products with H ({what}); one per CG step ({ref.products} "
+               "here) is enough: keep q = H p for both p^T H p and the update of r.",
+               code="07.steihaug_cg.extra_products")
+        return got, ref
+    matches = []
+    for code in _STEIHAUG_MISTAKES:
+        box_d, box_info, _ = _steihaug_box(H, g, delta, wrong=code, **kwargs)
+        if (box_info == info and np.all(np.isfinite(box_d))
+                and np.linalg.norm(d - box_d) <= 1e-6 * max(np.linalg.norm(box_d), 1e-300)):
+            matches.append(code)
+    if matches:
+        raise mistake(f"07.steihaug_cg.{matches[0]}",
+                      f"{what}: {_STEIHAUG_MISTAKES[matches[0]]}",
+                      *(f"07.steihaug_cg.{c}" for c in matches[1:]))
+    d_norm = np.linalg.norm(d)
+    if info != ref.info:
+        raise WrongAnswer(f"info is {info!r} ({what}), expected {ref.info!r}; ||d|| = "
+                          f"{d_norm:.6g}, delta = {delta:.6g}.")
+    if info in ("boundary", "negative curvature") and not np.isclose(d_norm, delta, rtol=1e-8):
+        raise WrongAnswer(f"on a {info!r} exit ({what}) ||d|| = {d_norm:.6g}, but the step "
+                          f"should end on the boundary, ||d|| = delta = {delta:.6g}.")
+    expect_close(d, ref.d, f"d ({what})", rtol=1e-6, atol=1e-12 * scale,
+                 hint="check alpha, the updates of d, r and p, and where the step stops.")
+    return got, ref
+
+
+def _spd_path(H, g):
+    """The norms of the CG iterates d_1, d_2, ... from d = 0 (no trust region)."""
+    d, r = np.zeros_like(g), g.copy()
+    p, rr, norms = -r, r @ r, []
+    for _ in range(g.size):
+        q = H @ p
+        alpha = rr / (p @ q)
+        d, r = d + alpha * p, r + alpha * q
+        norms.append(np.linalg.norm(d))
+        rr, rr_old = r @ r, rr
+        p = -r + rr / rr_old * p
+    return norms
+
+
+@exercise(5, "steihaug_cg", reference=_reference_steihaug_cg)
+def check_steihaug_cg(steihaug_cg, n=30, cond=100.0, seed=5):
+    """Check ``steihaug_cg(H, g, delta, *, rtol=0.5, atol=0.0, maxiter=None) -> (d, info)``
+    against :func:`krylov_ref.newton.steihaug_cg`: the interior, the boundary at the first
+    step and later, negative curvature at the first step and later, zero curvature, the
+    tolerances, maxiter and g = 0."""
+    prob = random_spd(n, cond, seed=seed)
+    H, g = prob.A, prob.b
+    rng = np.random.default_rng(seed + 11)
+    path = _spd_path(H, g)
+    newton = np.linalg.norm(np.linalg.solve(H, g))
+
+    # one product per step (a small, well-conditioned H: the steps are those of the reference)
+    small = random_spd(8, 10.0, seed=seed + 1)
+    _steihaug_case(steihaug_cg, small.A, small.b, 1e3, "SPD H of order 8, a large radius, "
+                   "rtol=1e-6", rtol=1e-6)
+    # the interior: the Newton step fits, CG converges on the residual test
+    got, ref = _steihaug_case(steihaug_cg, H, g, 2 * newton, "SPD H, a large radius, rtol=1e-4",
+                              rtol=1e-4)
+    _designed(ref.info == "converged", "an interior solution")
+    # the boundary at the first step: d = -delta g / ||g||
+    _steihaug_case(steihaug_cg, H, g, 0.5 * path[0], "SPD H, the first step leaves the region, "
+                   "rtol=1e-10", rtol=1e-10)
+    # the boundary later: between the 3rd and 4th iterates
+    delta = 0.5 * (path[2] + path[3])
+    _designed(path[2] < delta < path[3], "the 4th step crosses the boundary")
+    got, ref = _steihaug_case(steihaug_cg, H, g, delta, "SPD H, the 4th step leaves the region",
+                              rtol=1e-10)
+    _designed(ref.info == "boundary" and ref.products == 4, "a boundary exit at step 4")
+    expect(np.isclose(np.linalg.norm(got[0]), delta, rtol=1e-8),
+           "on the boundary ||d|| should be delta.")
+
+    # an indefinite H (3 negative eigenvalues): negative curvature after some steps, inside a
+    # large region (first, so that stopping inside is not mistaken for returning p), then at
+    # the first step
+    Hi, Q, lam = _indefinite(n, seed, 3)
+    g1 = Q[:, 0] + 0.1 * Q[:, 1:] @ rng.standard_normal(n - 1) / np.sqrt(n)
+    g2 = Q[:, 0] * 0.05 + Q[:, 3:] @ rng.standard_normal(n - 3)
+    inner = reference_truncated_cg(Hi, g2, rtol=1e-10)
+    delta = 3 * max(np.linalg.norm(inner.d), np.linalg.norm(g2))
+    ref = reference_steihaug_cg(Hi, g2, delta, rtol=1e-10)
+    _designed(ref.info == "negative curvature" and ref.products > 2,
+              "negative curvature after some steps")
+    # Nocedal & Wright allow the root that lowers the model more: here it is tau >= 0
+    d_neg = _steihaug_box(Hi, g2, delta, rtol=1e-10, wrong="negative_root")[0]
+    _designed(g2 @ ref.d + ref.d @ Hi @ ref.d / 2 < g2 @ d_neg + d_neg @ Hi @ d_neg / 2,
+              "tau >= 0 lowers the model more than the other root")
+    _steihaug_case(steihaug_cg, Hi, g2, delta, "negative curvature after some steps",
+                   rtol=1e-10)
+    # negative curvature at the first step: to the boundary along -g
+    _designed(g1 @ Hi @ g1 < 0, "g1 has negative curvature")
+    _steihaug_case(steihaug_cg, Hi, g1, 2.0, "negative curvature at the first step, delta = 2")
+    # zero curvature counts as negative
+    lam0 = np.linspace(1.0, 10.0, 5)
+    lam0[0] = 0.0
+    g0 = np.zeros(5)
+    g0[0] = 2.0
+    zero = ("p^T H p = 0 (a flat direction) should stop CG like negative curvature, "
+            "info 'negative curvature': test p^T H p <= 0, not < 0.")
+    try:
+        got, _ = _steihaug_case(steihaug_cg, np.diag(lam0), g0, 1.5, "zero curvature")
+    except WrongAnswer as exc:
+        if "NaN" in str(exc) or "'boundary'" in str(exc):   # alpha = r^T r / 0
+            raise mistake("07.steihaug_cg.strict_curvature", zero) from None
+        raise
+
+    # exact arithmetic: H = 2 I, g = (6, 8, 0, ...), the first iterate is (-3, -4, 0, ...)
+    H2, g6 = 2.0 * np.eye(4), np.array([6.0, 8.0, 0.0, 0.0])
+    got, _ = _steihaug_case(steihaug_cg, H2, g6, 5.0, "H = 2I, the first iterate lands exactly "
+                            "on the boundary ||d|| = delta = 5")
+    expect(got[1] == "boundary", "an iterate with ||d + alpha p|| = delta exactly is a boundary "
+           "exit: the test is ||d + alpha p|| >= delta.")
+    got, _ = _steihaug_case(steihaug_cg, H2, g6, 10.0, "H = 2I, rtol=0: the residual is exactly "
+                            "0 after one step", rtol=0.0)
+    expect(got[1] == "converged" and got[2] == 1, "with rtol=0 a residual exactly 0 meets "
+           "||r|| <= max(rtol ||g||, atol) (0 <= 0): stop with 'converged'.")
+
+    # the tolerances, with a radius no iterate reaches
+    big = 10 * newton
+    full = reference_truncated_cg(H, g, rtol=0.0).residual_norms
+    j = _two_tolerances(full)
+    _designed(j is not None, "a step where the sum and the max of two tolerances differ")
+    tau, g_norm = full[j] / 1.5, np.linalg.norm(g)
+    _steihaug_case(steihaug_cg, H, g, big, f"rtol ||g|| = atol = {tau:.3g}",
+                   rtol=tau / g_norm, atol=tau)
+    _steihaug_case(steihaug_cg, H, g, big, "rtol=1e-12 and atol = ||g|| / 20",
+                   rtol=1e-12, atol=0.05 * g_norm)
+    # maxiter counts products; its default is n
+    got, _ = _steihaug_case(steihaug_cg, H, g, big, "rtol=0, maxiter=3", rtol=0.0, maxiter=3)
+    expect(got[1] == "maxiter" and got[2] <= 3,
+           f"with maxiter=3 and rtol=0, info should be 'maxiter' after 3 products; got "
+           f"{got[1]!r} after {got[2]}.")
+    got = _run_steihaug(steihaug_cg, H, g, big, rtol=0.0)
+    ref = reference_steihaug_cg(H, g, big, rtol=0.0)
+    expect(got[2] == ref.products,
+           f"with rtol=0 and the default maxiter (n = {n}), CG should use {ref.products} "
+           f"products; it used {got[2]}.")
+    # g = 0: nothing to do, and no product
+    got = _run_steihaug(steihaug_cg, H, np.zeros(n), 1.0)
+    expect(np.all(got[0] == 0) and got[1] == "converged" and got[2] == 0,
+           "for g = 0 return d = 0 and info 'converged', without a product (test "
+           f"||r|| <= max(rtol ||g||, atol) first); got info {got[1]!r} after {got[2]} products.")
+    passed(f"steihaug_cg: interior, boundary (step 1 and 4), negative curvature (step 1 and "
+           f"later), zero curvature, tolerances, maxiter and g = 0 right (n = {n}).")

@@ -138,4 +138,35 @@ NEWTON_CG = [
                                             (_ACCEPT, "x += t * d\n        f = f_new"))),
 ]
 
-VARIANTS = LOGISTIC_HVP + HVP_FD + TRUNCATED_CG + NEWTON_CG
+
+_TAU = "return (-b + np.sqrt(b * b - 4 * a * c)) / (2 * a)"
+_NC = 'return d + tau_to_boundary(d, p) * p, "negative curvature"'
+_BD = 'return d + tau_to_boundary(d, p) * p, "boundary"'
+_BOUNDARY_TEST = '''        if np.linalg.norm(d_next) >= delta:
+            return d + tau_to_boundary(d, p) * p, "boundary"
+'''
+_CURVATURE_TEST = '''        if curvature <= 0:
+            return d + tau_to_boundary(d, p) * p, "negative curvature"
+'''
+_TOL = "tol = max(rtol * np.sqrt(rr), atol)"
+
+STEIHAUG_CG = [
+    Variant("07.steihaug_cg.negative_root", patch=((_TAU, "return (-b - np.sqrt(b * b - 4 * a * c)) / (2 * a)"),)),
+    Variant("07.steihaug_cg.nc_stops_inside", patch=((_NC, 'return (-g if j == 0 else d), "negative curvature"'),)),
+    Variant("07.steihaug_cg.returns_p", patch=((_NC, 'return p, "negative curvature"'), (_BD, 'return p, "boundary"'))),
+    Variant("07.steihaug_cg.test_before_step", patch=((_BOUNDARY_TEST, ""), (
+        "        q = H @ p\n",
+        '        if np.linalg.norm(d) >= delta:\n            return d, "boundary"\n        q = H @ p\n'))),
+    Variant("07.steihaug_cg.scaled_back", patch=((_BD, 'return d_next * delta / np.linalg.norm(d_next), "boundary"'),)),
+    Variant("07.steihaug_cg.tau_ignores_d", patch=((_TAU, "return delta / np.sqrt(a)"),)),
+    Variant("07.steihaug_cg.no_boundary_test", patch=((_BOUNDARY_TEST, ""),)),
+    Variant("07.steihaug_cg.no_curvature_test", patch=((_CURVATURE_TEST, ""),)),
+    Variant("07.steihaug_cg.strict_curvature", patch=(("if curvature <= 0:", "if curvature < 0:"),)),
+    Variant("07.steihaug_cg.sum_tol", patch=((_TOL, "tol = rtol * np.sqrt(rr) + atol"),)),
+    Variant("07.steihaug_cg.ignores_atol", patch=((_TOL, "tol = rtol * np.sqrt(rr)"),)),
+    Variant("07.steihaug_cg.extra_products", patch=(("r = r + alpha * q", "r = H @ d + g"),)),
+    Variant("07.steihaug_cg.in_place", patch=(("r = np.array(g, dtype=float)", "r = g"),
+                                              ("r = r + alpha * q", "r += alpha * q"))),
+]
+
+VARIANTS = LOGISTIC_HVP + HVP_FD + TRUNCATED_CG + NEWTON_CG + STEIHAUG_CG
