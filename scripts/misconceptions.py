@@ -32,7 +32,6 @@ fewer than six entries.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import multiprocessing
 import os
@@ -265,18 +264,10 @@ def run(lessons, workers, log=print):
 
 
 def main(argv=None):
-    from release import lesson_names
+    from release import lesson_command
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lesson", action="append", help="only these lessons")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--list", action="store_true", help="print the catalogue and stop")
-    args = parser.parse_args(argv)
-    chosen = [n.strip() for n in os.environ.get("KRYLOV_TEST_LESSONS", "").split(",") if n.strip()]
-    lessons = args.lesson or chosen or lesson_names()
-    unknown = set(lessons) - set(lesson_names())
-    if unknown:
-        parser.error(f"unknown lessons: {sorted(unknown)}")
+    args = lesson_command(__doc__.split("\n\n")[0], "the catalogue", argv)
+    lessons = args.lessons
     with_catalogue = {f"lesson{_number(n)}" for n in lessons} & set(lessons_with_catalogue())
     lessons = [n for n in lessons if f"lesson{_number(n)}" in with_catalogue]
     if args.list:

@@ -31,7 +31,6 @@ allows). The kill rate per lesson is printed.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import copy
 import hashlib
@@ -387,18 +386,10 @@ def run(lessons, workers, log=print):
 
 def main(argv=None):
     from coursekit import lesson_path  # noqa: F401  (scripts/ on the path)
-    from release import lesson_names
+    from release import lesson_command
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lesson", action="append", help="only these lessons")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--list", action="store_true", help="print the mutants and stop")
-    args = parser.parse_args(argv)
-    chosen = [n.strip() for n in os.environ.get("KRYLOV_TEST_LESSONS", "").split(",") if n.strip()]
-    lessons = args.lesson or chosen or lesson_names()
-    unknown = set(lessons) - set(lesson_names())
-    if unknown:
-        parser.error(f"unknown lessons: {sorted(unknown)}")
+    args = lesson_command(__doc__.split("\n\n")[0], "the mutants", argv)
+    lessons = args.lessons
     if args.list:
         for name in lessons:
             for base, answer, _, _ in exercises(name):

@@ -28,6 +28,39 @@ def lesson_names(root=ROOT):
     return names(root)
 
 
+def chosen_lessons(named=None, root=ROOT):
+    """The lessons a command works on, in course order: those ``named``
+    (``--lesson``), else those of KRYLOV_TEST_LESSONS (comma-separated; it
+    lets an author test one lesson quickly), else all. An unknown name is a
+    ValueError."""
+    names = lesson_names(root)
+    if not named:
+        named = [n.strip() for n in os.environ.get("KRYLOV_TEST_LESSONS", "").split(",") if n.strip()]
+    if not named:
+        return names
+    unknown = set(named) - set(names)
+    if unknown:
+        raise ValueError(f"unknown lessons: {sorted(unknown)}")
+    return [n for n in names if n in set(named)]
+
+
+def lesson_command(description, what, argv=None):
+    """Parse the options of a command that works lesson by lesson (make
+    mutants, make misconceptions): ``--lesson`` (repeatable), ``--workers``
+    and ``--list`` (print ``what`` and stop). ``args.lessons`` holds the
+    lessons, as :func:`chosen_lessons` picks them."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lesson", action="append", help="only these lessons")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--list", action="store_true", help=f"print {what} and stop")
+    args = parser.parse_args(argv)
+    try:
+        args.lessons = chosen_lessons(args.lesson)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return args
+
+
 def course_config(root=ROOT):
     """The course's nbgrader configuration (loading it prepares the course folder)."""
     from traitlets.config.loader import PyFileConfigLoader

@@ -5,7 +5,6 @@ shortcuts are refused."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -500,42 +499,3 @@ def test_each_exercise_refuses_in_its_own_words():
 def test_check_gmres_wants_a_pair():
     with pytest.raises(WrongAnswer, match="tuple"):
         check_gmres(lambda *a, **k: gmres_student(*a, **k)[0])
-
-
-# ---------------------------------------------------------------- the lesson itself
-
-def names_rebound_by_demonstrations(lesson):
-    """Names that a cell other than the set-up and the answers binds, among the
-    exercises' function names and the names the test cells use: after Run All,
-    re-running a test cell would see the demonstration's object instead."""
-    import ast
-
-    import nbformat
-
-    path = Path(__file__).resolve().parent.parent / "solutions" / lesson / f"{lesson}.ipynb"
-    cells = [(c.metadata.get("nbgrader", {}).get("grade_id", ""), ast.parse(c.source))
-             for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    guarded = set()
-    for grade_id, tree in cells:
-        if grade_id.endswith("_answer"):
-            guarded |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-        elif grade_id.endswith(("_visible", "_hidden")):
-            guarded |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    bound = set()
-    for grade_id, tree in cells:
-        if grade_id == "setup" or grade_id.endswith("_answer"):
-            continue
-        for node in tree.body:   # module level: a function's locals bind nothing
-            inside = [] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else ast.walk(node)
-            for sub in inside:
-                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                    bound.add(sub.id)
-                elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-                    bound |= {(a.asname or a.name).split(".")[0] for a in sub.names}
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                bound.add(node.name)
-    return sorted(guarded & bound)
-
-
-def test_the_lesson_never_rebinds_an_exercise_or_test_name():
-    assert names_rebound_by_demonstrations(LESSON) == []

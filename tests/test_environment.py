@@ -133,15 +133,19 @@ def test_environment_installs_the_package():
 
 def test_each_extra_has_what_its_users_need():
     by_extra = extras(PYPROJECT)
-    assert {"lab", "test", "instructor", "dev"} <= set(by_extra)
+    assert {"lab", "test", "instructor", "book", "dev"} <= set(by_extra)
     lab, test, instructor = by_extra["lab"], by_extra["test"], by_extra["instructor"]
+    book = by_extra["book"]
     assert {"jupyterlab", "ipykernel", "nbgrader"} <= set(lab)  # nbgrader: the Validate button
     extra = NOT_FOR_STUDENTS & set(lab)
     assert not extra, f"not needed by a student: {sorted(extra)}"
     assert {"pytest", "pytest-xdist", "hypothesis", "nbval", "playwright"} <= set(test)
     assert {"nbgrader", "psutil", "pgserver", "psycopg"} <= set(instructor)
+    # the book builds offline: MathJax comes from a package
+    assert {"sphinx", "myst-nb", "sphinx-book-theme", "jupyter-server-mathjax"} <= set(book)
+    assert not NOT_FOR_STUDENTS & set(book)
     # `make setup`, `make test` and the instructor's commands install dev: all of it
-    assert by_extra["dev"] == {**lab, **test, **instructor}
+    assert by_extra["dev"] == {**lab, **test, **instructor, **book}
 
 
 def test_disagreements_are_reported():
@@ -163,8 +167,8 @@ def test_disagreements_are_reported():
             in environment_drift(ENVIRONMENT, bumped))
     # dev naming an extra that does not exist
     with pytest.raises(ValueError, match="no extra 'tset'"):
-        extras(PYPROJECT.replace("krylov-ref[lab,test,instructor]",
-                                 "krylov-ref[lab,tset,instructor]"))
+        extras(PYPROJECT.replace("krylov-ref[lab,test,instructor,book]",
+                                 "krylov-ref[lab,tset,instructor,book]"))
 
 
 # ---- the Makefile's install plumbing, with a stand-in venv ---------------------------

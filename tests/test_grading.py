@@ -294,3 +294,36 @@ def test_the_mark_comes_from_the_release_not_from_the_submission():
     assert _plan(submission, release)[0] == {0}
     submission[0] = _marked("A = make(4)   # edited by the student")
     assert _plan(submission, release)[0] == set()
+
+
+def test_the_lessons_a_command_works_on(monkeypatch):
+    """--lesson, else KRYLOV_TEST_LESSONS, else every lesson; in course order;
+    an unknown name is refused (make mutants, make misconceptions, the tests)."""
+    from release import chosen_lessons
+
+    everything = _all_lessons()
+    first, last = everything[0], everything[-1]
+    monkeypatch.delenv("KRYLOV_TEST_LESSONS", raising=False)
+    assert chosen_lessons() == everything
+    assert chosen_lessons([last, first]) == [first, last]
+    monkeypatch.setenv("KRYLOV_TEST_LESSONS", f" {last} ,")
+    assert chosen_lessons() == [last]
+    assert chosen_lessons([first]) == [first]          # --lesson wins over the variable
+    with pytest.raises(ValueError, match="unknown lessons: \\['99_nope'\\]"):
+        chosen_lessons([first, "99_nope"])
+    monkeypatch.setenv("KRYLOV_TEST_LESSONS", "99_nope")
+    with pytest.raises(ValueError, match="99_nope"):
+        chosen_lessons()
+
+
+def test_the_graders_font_cache_leaves_nothing_behind(tmp_path):
+    """Each grading process builds matplotlib's font list once, in a
+    temporary folder, and removes it when it ends."""
+    import os
+    import subprocess
+
+    code = "from krylov_ref.grading.sandbox import _font_cache; print(_font_cache())"
+    folder = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, TMPDIR=str(tmp_path)),
+                            capture_output=True, text=True, timeout=300, check=True).stdout.strip()
+    assert folder.startswith(str(tmp_path)), folder
+    assert not os.path.exists(folder), f"{folder} outlived the grading process"

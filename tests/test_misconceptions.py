@@ -342,6 +342,8 @@ def plan_class(lesson, root):
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
+    if not CLASS_LESSONS:
+        pytest.skip("KRYLOV_TEST_LESSONS leaves out lessons 01 and 03, the synthetic class's")
     root = copy_course(tmp_path_factory.mktemp("class"))
     truths = {}
     for lesson in CLASS_LESSONS:

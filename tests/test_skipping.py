@@ -16,7 +16,6 @@ demonstration run, none of them is flagged."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import nbformat
@@ -24,7 +23,7 @@ import pytest
 
 from course import (ROOT, answer_code, copy_course, lesson_names, lesson_path, make_submission,
                     nbgrader_meta, read)
-from test_autograde import (ADVERSARIAL, CHECK_LIMIT, L01, cell_scores, points_by_exercise, run)
+from test_autograde import ADVERSARIAL, L01, cell_scores, points_by_exercise, run
 
 LESSONS = lesson_names()
 L09 = "09_gaussian_processes"
@@ -110,16 +109,27 @@ def grade_class(root):
 
 
 @pytest.fixture(scope="module")
-def with_skipping(tmp_path_factory):
-    return grade_class(copy_course(tmp_path_factory.mktemp("skip")))
+def graded(tmp_path_factory):
+    """The class graded both ways, at the same time, in two copies of the
+    course: as the course grades, and with every demonstration run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    skipping = copy_course(tmp_path_factory.mktemp("skip"))
+    everything = copy_course(tmp_path_factory.mktemp("noskip"))
+    with open(everything / "nbgrader_config.py", "a") as f:
+        f.write("\nc.SealedExecute.skip_demonstrations = False\n")
+    with ThreadPoolExecutor(2) as pool:
+        return tuple(pool.map(grade_class, (skipping, everything)))
 
 
 @pytest.fixture(scope="module")
-def without_skipping(tmp_path_factory):
-    root = copy_course(tmp_path_factory.mktemp("noskip"))
-    with open(root / "nbgrader_config.py", "a") as f:
-        f.write("\nc.SealedExecute.skip_demonstrations = False\n")
-    return grade_class(root)
+def with_skipping(graded):
+    return graded[0]
+
+
+@pytest.fixture(scope="module")
+def without_skipping(graded):
+    return graded[1]
 
 
 @pytest.mark.parametrize("name", LESSONS)

@@ -1229,6 +1229,54 @@ def _run_ichol0(ichol0, A, name="ichol0"):
     return L
 
 
+def _factor_problems(m, seed):
+    """The three matrices both factorisation exercises are checked on, with labels."""
+    # Without explicitly stored zeros (poisson2d stores some for m <= 5), so
+    # that "A_ij != 0" and "(i, j) is stored" are the same pattern.
+    poisson = sp.csr_array(poisson2d(m).A)
+    poisson.eliminate_zeros()
+    return [(poisson, f"poisson2d({m})"),
+            (_sparse_spd(m * m, seed), "a random sparse SPD matrix"),
+            (sp.csc_matrix(jump_diffusion2d(m, 1e2, 2, seed).A), "jump_diffusion2d, CSC")]
+
+
+def _check_without_fill(func, check_factor, name, method, m):
+    """With no fill to drop (a tridiagonal and a 1 x 1 matrix) the incomplete
+    factor is the exact Cholesky factor."""
+    T = poisson1d(m + 3).A
+    L = check_factor(func, T, "a tridiagonal matrix")
+    expect_close(L, np.linalg.cholesky(T.toarray()), "L for a tridiagonal A", rtol=1e-10,
+                 hint=f"a tridiagonal matrix has no fill: {method} is its Cholesky factor.")
+    L1 = _run_ichol0(func, sp.csr_array(np.array([[9.0]])), name=name)
+    expect_close(L1, [[3.0]], "L for A = [[9]]", rtol=1e-12)
+
+
+def _expect_lower_triangular(L, tiny):
+    upper = np.abs(np.triu(L, 1)) > tiny
+    if upper.any():
+        i, j = np.argwhere(upper)[0]
+        raise WrongAnswer(f"L[{i}, {j}] = {L[i, j]:.3g} is above the diagonal: L must be lower "
+                          "triangular.")
+
+
+def _named_variant(L, A_dense, make_variant, mistakes, tiny, label):
+    """Raise the named mistake whose factor ``L`` is, if it is one of them."""
+    for variant, (code, message) in mistakes.items():
+        wrong = make_variant(A_dense, variant)
+        if np.all(np.isfinite(wrong)) and np.allclose(L, wrong, rtol=1e-10, atol=tiny):
+            raise mistake(code, f"{label}: {message}")
+
+
+def _first_wrong_entry(L, want, tiny, label):
+    """Where ``L`` first differs from ``want``, column by column, as a sentence."""
+    bad = np.abs(L - want) > 1e-10 * np.abs(want) + tiny
+    j = int(np.argwhere(bad)[:, 1].min())
+    i = int(np.argwhere(bad[:, j])[0, 0])
+    where_ = "the diagonal" if i == j else "below the diagonal"
+    return (f"{label}: L[{i}, {j}] = {L[i, j]:.6g}, expected {want[i, j]:.6g} (the first wrong "
+            f"entry is in column {j}, {where_}).")
+
+
 def _ic0_variant(A, variant):
     """IC(0) of the dense SPD ``A`` with one named mistake (right-looking)."""
     L = np.tril(A).astype(float)
@@ -1277,7 +1325,6 @@ _IC0_MISTAKES = {
 
 def _check_factor(ichol0, A, label):
     A_dense = _dense(A)
-    n = A_dense.shape[0]
     L = _run_ichol0(ichol0, A)
     want = _reference_ichol0(A).toarray()
     scale = np.abs(want).max()
@@ -1292,11 +1339,7 @@ def _check_factor(ichol0, A, label):
         raise mistake("05.ichol0.returns_product",
                       "you returned the product M = L L^T: return the factor L itself (lower "
                       "triangular), from which M^{-1} is applied by two triangular solves.")
-    upper = np.abs(np.triu(L, 1)) > tiny
-    if upper.any():
-        i, j = np.argwhere(upper)[0]
-        raise WrongAnswer(f"L[{i}, {j}] = {L[i, j]:.3g} is above the diagonal: L must be lower "
-                          "triangular.")
+    _expect_lower_triangular(L, tiny)
     pattern = np.tril(A_dense) != 0
     fill = (np.abs(L) > tiny) & ~pattern
     chol = np.linalg.cholesky(A_dense)
@@ -1324,17 +1367,9 @@ def _check_factor(ichol0, A, label):
         raise mistake("05.ichol0.no_sqrt",
                       "the diagonal of L holds the pivots themselves: take their square "
                       "root, L_jj = sqrt(a_jj - sum_k L_jk^2).")
-    for variant, (code, message) in _IC0_MISTAKES.items():
-        wrong = _ic0_variant(A_dense, variant)
-        if np.all(np.isfinite(wrong)) and np.allclose(L, wrong, rtol=1e-10, atol=tiny):
-            raise mistake(code, f"{label}: {message}")
-    bad = np.abs(L - want) > 1e-10 * np.abs(want) + tiny
-    j = int(np.argwhere(bad)[:, 1].min())
-    i = int(np.argwhere(bad[:, j])[0, 0])
-    where_ = "the diagonal" if i == j else "below the diagonal"
+    _named_variant(L, A_dense, _ic0_variant, _IC0_MISTAKES, tiny, label)
     raise WrongAnswer(
-        f"{label}: L[{i}, {j}] = {L[i, j]:.6g}, expected {want[i, j]:.6g} (the first wrong "
-        f"entry is in column {j}, {where_}). L_jj = sqrt(a_jj - sum_k L_jk^2) and L_ij = "
+        _first_wrong_entry(L, want, tiny, label) + " L_jj = sqrt(a_jj - sum_k L_jk^2) and L_ij = "
         "(a_ij - sum_k L_ik L_jk) / L_jj, the sums over the earlier columns k, and only for "
         "(i, j) where A_ij != 0.")
 
@@ -1347,27 +1382,14 @@ def check_ichol0(ichol0, m=6, seed=0):
     pattern and ``jump_diffusion2d``; a tridiagonal and a 1 x 1 matrix (IC(0)
     is then exact Cholesky); and two SPD matrices on which IC(0) breaks down,
     one with a zero pivot and one with a negative pivot (ValueError)."""
-    # Without explicitly stored zeros (poisson2d stores some for m <= 5), so
-    # that "A_ij != 0" and "(i, j) is stored" are the same pattern.
-    poisson = sp.csr_array(poisson2d(m).A)
-    poisson.eliminate_zeros()
-    problems = [(poisson, f"poisson2d({m})"),
-                (_sparse_spd(m * m, seed), "a random sparse SPD matrix"),
-                (sp.csc_matrix(jump_diffusion2d(m, 1e2, 2, seed).A), "jump_diffusion2d, CSC")]
-    for A, label in problems:
+    for A, label in _factor_problems(m, seed):
         L = _check_factor(ichol0, A, label)
         A_dense = _dense(A)
         on = A_dense != 0
         expect(np.allclose((L @ L.T)[on], A_dense[on], rtol=1e-10,
                            atol=1e-12 * np.abs(A_dense).max()),
                "(L L^T)_ij should equal A_ij wherever A_ij != 0.")
-    # No fill to drop: IC(0) is the exact Cholesky factor.
-    T = poisson1d(m + 3).A
-    L = _check_factor(ichol0, T, "a tridiagonal matrix")
-    expect_close(L, np.linalg.cholesky(T.toarray()), "L for a tridiagonal A", rtol=1e-10,
-                 hint="a tridiagonal matrix has no fill: IC(0) is its Cholesky factor.")
-    L1 = _run_ichol0(ichol0, sp.csr_array(np.array([[9.0]])))
-    expect_close(L1, [[3.0]], "L for A = [[9]]", rtol=1e-12)
+    _check_without_fill(ichol0, _check_factor, "ichol0", "IC(0)", m)
     # IC(0) can break down on an SPD matrix: here the last pivot is exactly 0 ...
     zero = _raises_value_error(ichol0, sp.csr_array(ZERO_PIVOT), name="ichol0",
                                what="IC(0) of an SPD matrix with a zero pivot")
@@ -1494,11 +1516,7 @@ def _check_mic0_factor(mic0, A, label):
     if np.allclose(L.T, want, rtol=1e-10, atol=tiny):
         raise WrongAnswer("you returned the upper triangular factor L^T: return the lower "
                           "triangular L with A ~ L L^T.")
-    upper = np.abs(np.triu(L, 1)) > tiny
-    if upper.any():
-        i, j = np.argwhere(upper)[0]
-        raise WrongAnswer(f"L[{i}, {j}] = {L[i, j]:.3g} is above the diagonal: L must be lower "
-                          "triangular.")
+    _expect_lower_triangular(L, tiny)
     pattern = np.tril(A_dense) != 0
     fill = (np.abs(L) > tiny) & ~pattern
     if fill.any():
@@ -1516,21 +1534,13 @@ def _check_mic0_factor(mic0, A, label):
                       f"{label}: this is the IC(0) factor: the fill is dropped, not "
                       "compensated. MIC(0) subtracts each update L_ik L_jk that lands outside "
                       "the pattern from the pivots of rows i and j, so that L L^T e = A e.")
-    for variant, (code, message) in _MIC0_MISTAKES.items():
-        wrong = _mic0_variant(A_dense, variant)
-        if np.all(np.isfinite(wrong)) and np.allclose(L, wrong, rtol=1e-10, atol=tiny):
-            raise mistake(code, f"{label}: {message}")
+    _named_variant(L, A_dense, _mic0_variant, _MIC0_MISTAKES, tiny, label)
     e = np.ones(n)
     rows = np.abs(L @ (L.T @ e) - A_dense @ e) > 1e-10 * np.abs(A_dense).sum(axis=1)
-    bad = np.abs(L - want) > 1e-10 * np.abs(want) + tiny
-    j = int(np.argwhere(bad)[:, 1].min())
-    i = int(np.argwhere(bad[:, j])[0, 0])
-    where_ = "the diagonal" if i == j else "below the diagonal"
     sums = (f" The row sums of L L^T differ from those of A first in row "
             f"{int(np.flatnonzero(rows)[0])}." if rows.any() else "")
     raise WrongAnswer(
-        f"{label}: L[{i}, {j}] = {L[i, j]:.6g}, expected {want[i, j]:.6g} (the first wrong "
-        f"entry is in column {j}, {where_}).{sums} MIC(0) is IC(0) with each update "
+        _first_wrong_entry(L, want, tiny, label) + f"{sums} MIC(0) is IC(0) with each update "
         "L_ik L_jk that lands outside the pattern subtracted from the pivots of rows i and j.")
 
 
@@ -1543,25 +1553,14 @@ def check_mic0(mic0, m=6, seed=0):
     tridiagonal and a 1 x 1 matrix (MIC(0) is then exact Cholesky); and two
     SPD M-matrices on which MIC(0) breaks down, one with a zero pivot and one
     with a negative pivot (ValueError)."""
-    poisson = sp.csr_array(poisson2d(m).A)
-    poisson.eliminate_zeros()
-    problems = [(poisson, f"poisson2d({m})"),
-                (_sparse_spd(m * m, seed), "a random sparse SPD matrix"),
-                (sp.csc_matrix(jump_diffusion2d(m, 1e2, 2, seed).A), "jump_diffusion2d, CSC")]
-    for A, label in problems:
+    for A, label in _factor_problems(m, seed):
         L = _check_mic0_factor(mic0, A, label)
         A_dense = _dense(A)
         e = np.ones(A_dense.shape[0])
         expect(np.allclose(L @ (L.T @ e), A_dense @ e, rtol=1e-10,
                            atol=1e-12 * np.abs(A_dense).max()),
                f"{label}: L L^T e should equal A e (the row sums of A are kept).")
-    # No fill to drop or to compensate: MIC(0) is the exact Cholesky factor.
-    T = poisson1d(m + 3).A
-    L = _check_mic0_factor(mic0, T, "a tridiagonal matrix")
-    expect_close(L, np.linalg.cholesky(T.toarray()), "L for a tridiagonal A", rtol=1e-10,
-                 hint="a tridiagonal matrix has no fill: MIC(0) is its Cholesky factor.")
-    L1 = _run_ichol0(mic0, sp.csr_array(np.array([[9.0]])), name="mic0")
-    expect_close(L1, [[3.0]], "L for A = [[9]]", rtol=1e-12)
+    _check_without_fill(mic0, _check_mic0_factor, "mic0", "MIC(0)", m)
     zero = _raises_value_error(mic0, sp.csr_array(MIC_ZERO_PIVOT), name="mic0",
                                what="MIC(0) of an SPD matrix with a zero pivot")
     negative = _raises_value_error(mic0, sp.csr_array(MIC_NEGATIVE_PIVOT), name="mic0",

@@ -128,11 +128,53 @@ def _reference_hutchinson(A, num_probes, *, seed=0):
     return reference_hutchinson(A, num_probes, seed)
 
 
-def _run_hutchinson(hutchinson_trace, M, num_probes, **kwargs):
+def _run_estimator(func, name, M, budget, hint, **kwargs):
+    """(the student's estimate, the number of products with A it used)."""
     op, counter = _counting(M)
-    value = call_student(hutchinson_trace, op, num_probes, forbid=FORBID_ESTIMATORS, **kwargs)
-    what = f"hutchinson_trace(A, {num_probes}" + "".join(f", {k}={v}" for k, v in kwargs.items()) + ")"
-    return _real_number(value, what, "Return the mean of z_i^T A z_i over the probes."), counter.count
+    value = call_student(func, op, budget, forbid=FORBID_ESTIMATORS, **kwargs)
+    what = f"{name}(A, {budget}" + "".join(f", {k}={v}" for k, v in kwargs.items()) + ")"
+    return _real_number(value, what, hint), counter.count
+
+
+def _expect_unseeded_wrong(again, got, seed, drawn, code):
+    """A wrong estimate that a second call with the same seed does not repeat
+    comes from a generator without a seed."""
+    expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}, and neither "
+           f"is the estimate for the contract's {drawn}: draw them from "
+           "np.random.default_rng(seed), not from a generator without a seed.", code=code)
+
+
+def _expect_seeded(run, reference, got, seed, draws, code):
+    """The same seed gives the same estimate, ``seed + 1`` the contract's
+    estimate for it, and no seed the one for seed 0. ``run(**kwargs)`` calls
+    the student's estimator; ``reference(seed)`` is the right estimate."""
+    again = run(seed=seed)
+    expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}: draw {draws} "
+                         "from np.random.default_rng(seed), not from a generator without a seed.",
+           code=f"{code}.unseeded")
+    other, want_other = run(seed=seed + 1), reference(seed + 1)
+    expect(_close(other, want_other, 1e-9),
+           f"with seed={seed + 1} the estimate is {other:.10g}, expected {want_other:.10g}: is the "
+           "seed passed to np.random.default_rng?", code=f"{code}.seed_ignored")
+    expect(_close(run(), reference(0), 1e-9),
+           "without a seed argument the estimate should be the one with seed=0 (the default).",
+           code=f"{code}.default_seed")
+
+
+def _expect_plain_matrix(func, name, M, budget, seed, want):
+    """An ndarray A works as well as an operator, and is left as it was."""
+    dense = M.copy()
+    plain = call_student(func, dense, budget, seed=seed, forbid=FORBID_ESTIMATORS)
+    expect(np.array_equal(dense, M), f"{name} changed the matrix A it was given: leave the "
+                                     "caller's A as it is.")
+    expect(_close(_real_number(plain, f"{name} with A an ndarray"), want, 1e-9),
+           "with A given as an ndarray the estimate differs from the one with A as an operator: "
+           "use A only through A @ v.")
+
+
+def _run_hutchinson(hutchinson_trace, M, num_probes, **kwargs):
+    return _run_estimator(hutchinson_trace, "hutchinson_trace", M, num_probes,
+                          "Return the mean of z_i^T A z_i over the probes.", **kwargs)
 
 
 def _mean_form(Z, M):
@@ -198,31 +240,17 @@ def check_hutchinson_trace(hutchinson_trace, n=40, num_probes=6, seed=0):
 
     got, products = _run_hutchinson(hutchinson_trace, M, num_probes, seed=seed)
     if not _close(got, want, 1e-9):
-        again, _ = _run_hutchinson(hutchinson_trace, M, num_probes, seed=seed)
-        expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}, and neither "
-               "is the estimate for the contract's probes: draw them from "
-               "np.random.default_rng(seed), not from a generator without a seed.",
-               code="09.hutchinson_trace.unseeded")
+        _expect_unseeded_wrong(_run_hutchinson(hutchinson_trace, M, num_probes, seed=seed)[0],
+                               got, seed, "probes", "09.hutchinson_trace.unseeded")
         _diagnose_hutchinson(got, M, num_probes, seed, want)
     expect(products == num_probes,
            f"hutchinson_trace used {products} products with A for {num_probes} probes: one per "
            "probe, A @ z_i, is all it needs.")
 
-    # The same seed gives the same probes; another seed, others.
-    again, _ = _run_hutchinson(hutchinson_trace, M, num_probes, seed=seed)
-    expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}: draw the probes "
-                         "from np.random.default_rng(seed), not from a generator without a seed.",
-           code="09.hutchinson_trace.unseeded")
-    other, _ = _run_hutchinson(hutchinson_trace, M, num_probes, seed=seed + 1)
-    expect(_close(other, reference_hutchinson(M, num_probes, seed + 1), 1e-9),
-           f"with seed={seed + 1} the estimate is {other:.10g}, expected "
-           f"{reference_hutchinson(M, num_probes, seed + 1):.10g}: is the seed passed to "
-           "np.random.default_rng?", code="09.hutchinson_trace.seed_ignored")
-    # The default seed is 0.
-    default, _ = _run_hutchinson(hutchinson_trace, M, num_probes)
-    expect(_close(default, reference_hutchinson(M, num_probes, 0), 1e-9),
-           "without a seed argument the estimate should be the one with seed=0 (the default).",
-           code="09.hutchinson_trace.default_seed")
+    # The same seed gives the same probes; another seed, others; the default is 0.
+    _expect_seeded(lambda **kw: _run_hutchinson(hutchinson_trace, M, num_probes, **kw)[0],
+                   lambda s: reference_hutchinson(M, num_probes, s), got, seed, "the probes",
+                   "09.hutchinson_trace")
 
     # One probe: a single sample z^T A z.
     one, products1 = _run_hutchinson(hutchinson_trace, M, 1, seed=seed)
@@ -239,14 +267,7 @@ def check_hutchinson_trace(hutchinson_trace, n=40, num_probes=6, seed=0):
            f"for a diagonal A, z^T A z = sum_i A_ii z_i^2 = trace(A) exactly for a +-1 probe; got "
            f"{diag:.10g} instead of {d.sum():.10g}.")
 
-    # A plain matrix works too, and is left as it was.
-    dense = M.copy()
-    plain = call_student(hutchinson_trace, dense, num_probes, seed=seed, forbid=FORBID_ESTIMATORS)
-    expect(np.array_equal(dense, M), "hutchinson_trace changed the matrix A it was given: leave "
-                                     "the caller's A as it is.")
-    expect(_close(_real_number(plain, "hutchinson_trace with A an ndarray"), want, 1e-9),
-           "with A given as an ndarray the estimate differs from the one with A as an operator: "
-           "use A only through A @ v.")
+    _expect_plain_matrix(hutchinson_trace, "hutchinson_trace", M, num_probes, seed, want)
     probes = "1 probe" if num_probes == 1 else f"{num_probes} probes"
     passed(f"hutchinson_trace: {got:.6g} with {probes} (trace(A) = {np.trace(M):.6g}), "
            f"{products} products; seeded, one probe and diagonal A right (n={n}).")
@@ -265,11 +286,8 @@ HUTCHPP_RECIPE = ("rng = np.random.default_rng(seed), then S = rng.choice([-1.0,
 
 
 def _run_hutchpp(hutchpp, M, num_matvecs, **kwargs):
-    op, counter = _counting(M)
-    value = call_student(hutchpp, op, num_matvecs, forbid=FORBID_ESTIMATORS, **kwargs)
-    what = f"hutchpp(A, {num_matvecs}" + "".join(f", {k}={v}" for k, v in kwargs.items()) + ")"
-    return _real_number(value, what, "Return trace(Q^T A Q) plus the mean over the probes."), \
-        counter.count
+    return _run_estimator(hutchpp, "hutchpp", M, num_matvecs,
+                          "Return trace(Q^T A Q) plus the mean over the probes.", **kwargs)
 
 
 def _decaying_matrix(n, seed, rank=None):
@@ -387,28 +405,16 @@ def check_hutchpp(hutchpp, n=60, num_matvecs=12, seed=0):
                       f"budget is split in three, k = num_matvecs / 3 = {k} columns for S and "
                       f"for G (k products for A S, k for A Q, k for the probes).")
     if not _close(got, want, 1e-9):
-        again, _ = _run_hutchpp(hutchpp, M, num_matvecs, seed=seed)
-        expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}, and "
-               "neither is the estimate for the contract's random matrices: draw them from "
-               "np.random.default_rng(seed), not from a generator without a seed.",
-               code="09.hutchpp.unseeded")
+        _expect_unseeded_wrong(_run_hutchpp(hutchpp, M, num_matvecs, seed=seed)[0],
+                               got, seed, "random matrices", "09.hutchpp.unseeded")
         _diagnose_hutchpp(got, M, num_matvecs, seed, want)
     expect(products == num_matvecs,
            f"hutchpp used {products} products with A for num_matvecs={num_matvecs}: exactly "
            f"num_matvecs, k = {k} each for A S, A Q and A (I - Q Q^T) G.")
 
-    again, _ = _run_hutchpp(hutchpp, M, num_matvecs, seed=seed)
-    expect(again == got, f"two calls with seed={seed} gave {got!r} and {again!r}: draw S and G "
-                         "from np.random.default_rng(seed).", code="09.hutchpp.unseeded")
-    other, _ = _run_hutchpp(hutchpp, M, num_matvecs, seed=seed + 1)
-    expect(_close(other, reference_hutchpp(M, num_matvecs, seed + 1), 1e-9),
-           f"with seed={seed + 1} the estimate is {other:.10g}, expected "
-           f"{reference_hutchpp(M, num_matvecs, seed + 1):.10g}: is the seed passed to "
-           "np.random.default_rng?", code="09.hutchpp.seed_ignored")
-    default, _ = _run_hutchpp(hutchpp, M, num_matvecs)
-    expect(_close(default, reference_hutchpp(M, num_matvecs, 0), 1e-9),
-           "without a seed argument the estimate should be the one with seed=0 (the default).",
-           code="09.hutchpp.default_seed")
+    _expect_seeded(lambda **kw: _run_hutchpp(hutchpp, M, num_matvecs, **kw)[0],
+                   lambda s: reference_hutchpp(M, num_matvecs, s), got, seed, "S and G",
+                   "09.hutchpp")
 
     # rank(A) <= k: the range of A S is the range of A, and the estimate is exact.
     low = _decaying_matrix(n, seed + 901, rank=k)
@@ -424,13 +430,7 @@ def check_hutchpp(hutchpp, n=60, num_matvecs=12, seed=0):
                "multiple of 3 (a third each for the sketch, Q^T A Q and the probes).",
                code="09.hutchpp.budget_not_checked")
 
-    dense = M.copy()
-    plain = call_student(hutchpp, dense, num_matvecs, seed=seed, forbid=FORBID_ESTIMATORS)
-    expect(np.array_equal(dense, M), "hutchpp changed the matrix A it was given: leave the "
-                                     "caller's A as it is.")
-    expect(_close(_real_number(plain, "hutchpp with A an ndarray"), want, 1e-9),
-           "with A given as an ndarray the estimate differs from the one with A as an operator: "
-           "use A only through A @ v.")
+    _expect_plain_matrix(hutchpp, "hutchpp", M, num_matvecs, seed, want)
     passed(f"hutchpp: {got:.6g} with {num_matvecs} products (trace(A) = {np.trace(M):.6g}); "
            f"seeded, exact for rank(A) <= {k}, bad budgets refused (n={n}).")
 

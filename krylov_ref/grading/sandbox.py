@@ -37,6 +37,7 @@ Validate button start ordinary kernels.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -257,6 +258,8 @@ def _font_cache():
     matplotlib would rebuild the list (running fc-list) in every kernel.
     """
     folder = tempfile.mkdtemp(prefix="krylov-mpl-cache-")
+    # Removed when the grading process ends, else /tmp keeps one per run.
+    atexit.register(shutil.rmtree, folder, True)
     env = dict(os.environ, MPLCONFIGDIR=folder, MPLBACKEND="Agg")
     subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
                    capture_output=True, timeout=300, check=False)
