@@ -21,7 +21,7 @@ NO_INSTRUCTOR_TOOLS := \
 # More JupyterLab options for `make lab`, e.g. LAB_FLAGS=--port=8899
 LAB_FLAGS ?=
 
-.PHONY: help setup lab formgrader test release autograde report autograde-demo bench bench-grading mutants misconceptions clean
+.PHONY: help setup lab formgrader test release autograde report autograde-demo bench bench-grading mutants misconceptions book clean
 
 help:
 	@echo "make setup           create .venv with everything (dev); the other targets install what they need"
@@ -34,6 +34,7 @@ help:
 	@echo "make report LESSON=NN_name   the class report: reports/NN_name.html and its CSV files"
 	@echo "make mutants         only the mutation testing of the graders (part of make test)"
 	@echo "make misconceptions  the catalogue of named mistakes, tested (part of make test)"
+	@echo "make book            the course as a static web site in build/book/ (offline; open index.html)"
 	@echo "make bench           krylov_ref against SciPy, as ratios"
 	@echo "make bench-grading   grading throughput per lesson, with and without the sandbox"
 
@@ -92,6 +93,12 @@ mutants: $(DEV_STAMP)
 autograde-demo: $(DEV_STAMP)
 	$(BIN)/python scripts/autograde_demo.py
 
+# The web book: the student lessons executed (reference package standing in for
+# the answers), rendered by Sphinx with myst-nb; LESSONS=01_quadratics,... runs
+# only those (the other pages are built unexecuted).
+book: $(DEV_STAMP)
+	$(BIN)/python scripts/book.py $(if $(LESSONS),--lessons $(LESSONS))
+
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/run.py
 
@@ -100,4 +107,4 @@ bench-grading: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) gradebook.db .gradebook-sources.json .course.lock exchange submitted \
-		autograded feedback integrity reports
+		autograded feedback integrity reports build/book build/book-src

@@ -5,6 +5,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 # The test files that take longest, longest first: with --no-loadscope-reorder
 # (pyproject.toml) xdist hands files to its workers in collection order, so
 # these start at once, each on a worker of its own, and the short files fill
@@ -54,3 +56,24 @@ def pytest_xdist_auto_num_workers(config):
     workers than cores finish sooner (measured on 2 cores: the suite in 19.6
     min with 4 workers against 21.3 with 2)."""
     return max(4, 2 * (os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server of the module's own (pgserver) with an empty
+    database "gradebook"; its SQLAlchemy URL.
+
+    Its data folder is not under pytest's temporary root: pgserver opens the
+    folders above its data to its own user (the server runs as one when the
+    tests run as root), and every pytest that starts (a test's own pytest
+    run, another session) closes pytest's root again (mode 0700), which made
+    the server stop mid-run with "Permission denied"."""
+    pgserver = pytest.importorskip("pgserver")
+    pytest.importorskip("psycopg")
+    folder = tempfile.mkdtemp(prefix="krylov-pgdata-")
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    server.psql("CREATE DATABASE gradebook;")
+    uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/tmp/...
+    yield uri.replace("postgresql://", "postgresql+psycopg://", 1).replace("/postgres?", "/gradebook?", 1)
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)

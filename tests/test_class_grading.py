@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -143,18 +142,6 @@ def test_a_stuck_or_crashed_worker_costs_one_student_only(tmp_path):
     assert status == {"ada": "graded", "stuck": "timeout", "victim": "crashed", "eve": "graded"}
     got = cell_scores(f"sqlite:///{root / 'gradebook.db'}", ["ada", "eve"])
     assert all(sum(s for _, s in cells) == 10 for cells in got.values())
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    pgserver = pytest.importorskip("pgserver")
-    pytest.importorskip("psycopg")
-    server = pgserver.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
-    uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/tmp/...
-    server.psql("CREATE DATABASE gradebook;")
-    url = uri.replace("postgresql://", "postgresql+psycopg://", 1).replace("/postgres?", "/gradebook?", 1)
-    yield url
-    server.cleanup()
 
 
 def test_the_class_on_a_postgresql_gradebook_scores_as_on_sqlite(serial, postgres, tmp_path):

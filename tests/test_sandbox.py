@@ -311,17 +311,6 @@ def baseline(tmp_path_factory):
     return cell_scores(f"sqlite:///{root / 'gradebook.db'}", HONEST)
 
 
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    pgserver = pytest.importorskip("pgserver")
-    pytest.importorskip("psycopg")
-    server = pgserver.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
-    server.psql("CREATE DATABASE gradebook;")
-    uri = server.get_uri()
-    yield uri.replace("postgresql://", "postgresql+psycopg://", 1).replace("/postgres?", "/gradebook?", 1)
-    server.cleanup()
-
-
 def _grade(tmp_path_factory, how, postgres_url=None):
     tmp = tmp_path_factory.mktemp(f"battery-{how}")
     root = copy_course(tmp / "course")
