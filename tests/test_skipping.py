@@ -10,8 +10,10 @@ returns None (which the demonstrations try through use_own, then replace),
 one whose last answer reads a demonstration's variable at its top level
 (the grader must run that demonstration), lesson 09 with the student's own
 Lanczos pasted in (right, and wrong), and lesson 01's wrong and looping
-answers. Every cell scores the same both ways; and, graded with every
-demonstration run, none of them is flagged."""
+answers. Every cell scores the same both ways (the blank submission, which
+scores nothing in any cell whatever runs, is graded with skipping only and
+must score nothing there); and, graded with every demonstration run, none of
+them is flagged."""
 
 from __future__ import annotations
 
@@ -70,14 +72,14 @@ def uses_a_demonstration(name, root):
 
 
 
-SKIP_COMPARED = ("honest", "blank", "own_fail", "demo_names")
-
-
-def class_of(name, root):
-    """student -> submission of lesson ``name`` for the comparison."""
+def class_of(name, root, blank=True):
+    """student -> submission of lesson ``name`` for the comparison. (The blank
+    one is graded with skipping only: with every demonstration run it scores
+    nothing in any cell, as it must, since each test calls an answer that
+    raises NotImplementedError.)"""
     students = {
         "honest": make_submission(name, root=root),
-        "blank": make_submission(name, root=root, answered=False),
+        **({"blank": make_submission(name, root=root, answered=False)} if blank else {}),
         # every answer returns None: a wrong submission whose functions the
         # demonstrations try (use_own), and replace
         "own_fail": make_submission(name, root=root, answered=False,
@@ -95,9 +97,9 @@ def class_of(name, root):
     return students
 
 
-def grade_class(root):
+def grade_class(root, blank=True):
     for name in LESSONS:
-        for student, nb in class_of(name, root).items():
+        for student, nb in class_of(name, root, blank).items():
             path = root / "submitted" / student / name / f"{name}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, str(path))
@@ -119,7 +121,7 @@ def graded(tmp_path_factory):
     with open(everything / "nbgrader_config.py", "a") as f:
         f.write("\nc.SealedExecute.skip_demonstrations = False\n")
     with ThreadPoolExecutor(2) as pool:
-        return tuple(pool.map(grade_class, (skipping, everything)))
+        return tuple(pool.map(grade_class, (skipping, everything), (True, False)))
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +138,9 @@ def without_skipping(graded):
 def test_skipping_demonstrations_changes_no_score_in_any_cell(with_skipping, without_skipping, name):
     for student in class_of(name, ROOT):
         skipped = cell_scores(with_skipping, student, name)
+        if student == "blank":
+            assert skipped and all(score == 0.0 for score, _ in skipped.values()), skipped
+            continue
         everything = cell_scores(without_skipping, student, name)
         assert skipped == everything, (student, name)
 
