@@ -46,6 +46,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from release import lesson_names  # the course's lessons, in order (scripts/ is on the path)
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 # The guides that become pages. docs/authoring.md stays out: its examples quote
@@ -78,12 +80,6 @@ class BookError(RuntimeError):
 
 
 # ---- the lessons and their sections -------------------------------------------------
-
-def lesson_names(root=ROOT):
-    """The lessons: folders of lessons/ holding a notebook of the same name, in order."""
-    return sorted(d.name for d in (root / "lessons").iterdir()
-                  if (d / f"{d.name}.ipynb").is_file())
-
 
 def lesson_label(number):
     return f"lesson-{number}"
